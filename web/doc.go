@@ -1,0 +1,18 @@
+// Package web holds the site's static assets, embedded into the binary so a
+// single executable serves the whole site.
+//
+// Static is rooted at the static directory, so its paths carry no prefix:
+// "css/site.css", "favicon.svg", "img/logo.svg". The composer serves it
+// under /static/, which gives the URLs the page chrome links to:
+//
+//	/static/css/site.css       page chrome, grid and slot wrappers
+//	/static/css/fragments.css  styles of the fragments, under .frag-NAME
+//	/static/favicon.svg        site icon
+//	/static/img/logo.svg       the Tessera+ wordmark
+//	/static/img/hero-bg.svg    backdrop of the headlines hero
+//
+// The assets are hand-written and need no build step. site.css defines the
+// palette as custom properties (--color-bg, --color-surface, --color-text,
+// --color-muted, --color-accent, --color-accent-text, --color-focus, ...)
+// that fragment styles may use to match the chrome.
+package web
