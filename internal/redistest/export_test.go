@@ -1,0 +1,3 @@
+package redistest
+
+var Unavailable = unavailable
