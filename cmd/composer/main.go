@@ -1,0 +1,59 @@
+// Command composer serves Tessera's composed pages: it fans out to the
+// fragment services named in its config, caches their output (in Redis when
+// REDIS_URL or redis_url is set) and stitches each page.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tessera-dev/tessera/internal/app"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "composer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("composer", flag.ContinueOnError)
+	addr := fs.String("addr", "", "listen address (default: the config's listen, :8080)")
+	config := fs.String("config", app.Getenv(os.Getenv, "TESSERA_CONFIG", ""), "config file (default: the built-in site; env TESSERA_CONFIG)")
+	level := fs.String("log-level", app.Getenv(os.Getenv, "TESSERA_LOG_LEVEL", "info"), "debug, info, warn or error (env TESSERA_LOG_LEVEL)")
+	format := fs.String("log-format", app.Getenv(os.Getenv, "TESSERA_LOG_FORMAT", "json"), "json or text (env TESSERA_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := app.NewLogger(os.Stderr, *level, *format)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c, err := app.StartComposer(app.ComposerOptions{ConfigPath: *config, Addr: *addr, Logger: log})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case <-waitChan(c.Wait):
+	}
+	return c.Close()
+}
+
+func waitChan(wait func() error) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { _ = wait(); close(ch) }()
+	return ch
+}

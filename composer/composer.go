@@ -1,0 +1,461 @@
+package composer
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/singleflight"
+)
+
+// Options configure a Composer.
+type Options struct {
+	// Site is the initial configuration; required.
+	Site *Site
+	// Cache stores fragment renderings; required (use memcache without Redis).
+	Cache Cache
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Metrics receives the composer's series; nil creates a private set.
+	Metrics *metrics.Set
+	// FanOut bounds concurrent fragment fetches per page (default 16).
+	FanOut int
+}
+
+// Composer serves pages stitched from fragments. It is safe for concurrent
+// use; the site can be swapped at run time with SetSite.
+type Composer struct {
+	site    atomic.Pointer[Site]
+	tuning  atomic.Pointer[Tuning]
+	cache   Cache
+	up      upstream
+	flight  singleflight.Group
+	refresh singleflight.Group
+	log     *slog.Logger
+	m       *meters
+	fanOut  int
+	bg      sync.WaitGroup
+	closing atomic.Bool
+	// recent holds entries fetched but possibly not yet visible in the
+	// cache (writes are asynchronous), so that a request arriving in that
+	// gap does not fetch again.
+	recent  sync.Map // key -> *Entry
+	nRecent atomic.Int64
+}
+
+// New returns a Composer.
+func New(o Options) (*Composer, error) {
+	if o.Site == nil {
+		return nil, errors.New("composer: no site")
+	}
+	if o.Cache == nil {
+		return nil, errors.New("composer: no cache")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewSet()
+	}
+	if o.FanOut <= 0 {
+		o.FanOut = 16
+	}
+	c := &Composer{cache: o.Cache, log: o.Logger, m: newMeters(o.Metrics), fanOut: o.FanOut}
+	c.tuning.Store(&Tuning{})
+	c.SetSite(o.Site)
+	return c, nil
+}
+
+// SetSite swaps in a new configuration. Pages in flight finish with the one
+// they started with.
+func (c *Composer) SetSite(s *Site) {
+	for name := range s.Fragments {
+		c.m.fragment(name)
+	}
+	c.site.Store(s)
+}
+
+// Site returns the configuration in force.
+func (c *Composer) Site() *Site { return c.site.Load() }
+
+// Close waits (up to a few seconds) for background refreshes and cache
+// writes to end.
+func (c *Composer) Close() error {
+	c.closing.Store(true)
+	done := make(chan struct{})
+	go func() { c.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(5 * time.Second):
+		return errors.New("composer: background work still running after 5s")
+	}
+}
+
+// ServePage composes the page for path onto rc. It reports false when no
+// page is configured at that path.
+func (c *Composer) ServePage(rc *fasthttp.RequestCtx, path string) bool {
+	site := c.site.Load()
+	p, ok := site.Pages[path]
+	if !ok {
+		return false
+	}
+	c.serve(rc, site, p)
+	return true
+}
+
+// slotRun is the state of one slot while a page is composed.
+type slotRun struct {
+	slot   *Slot
+	key    string
+	req    fetchRequest
+	stale  *Entry
+	body   []byte
+	result string // hit, miss, stale, error
+	served string // "", "stale", "fallback", "empty"
+	err    error
+	dur    time.Duration
+	done   chan struct{} // nil when the slot was ready at once
+}
+
+// failed reports that nothing the fragment made is on the page.
+func (s *slotRun) failed() bool { return s.served == "fallback" || s.served == "empty" }
+
+type pageRun struct {
+	c      *Composer
+	site   *Site
+	page   *Page
+	start  time.Time
+	ctx    context.Context
+	cancel context.CancelFunc
+	ids    requestIDs
+	slots  []slotRun
+	wg     sync.WaitGroup
+}
+
+func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page) {
+	r := &pageRun{c: c, site: site, page: p, start: time.Now()}
+	var budget time.Duration
+	for _, s := range p.slots {
+		budget = max(budget, s.Fragment.Timeout)
+	}
+	r.ctx, r.cancel = context.WithTimeout(context.Background(), budget+time.Second)
+	r.ids = readRequestIDs(rc)
+	inputs := readInputs(rc, site.Inputs)
+	r.slots = make([]slotRun, len(p.slots))
+	keys := make([]string, len(p.slots))
+	tun := c.tuning.Load()
+	for i, s := range p.slots {
+		q := slotQuery(s, inputs)
+		keys[i] = cacheKey(s.Fragment.Name, tun.generation(s.Fragment.Name), q)
+		r.slots[i] = slotRun{slot: s, key: keys[i], req: fetchRequest{url: buildURL(s.Fragment.URL, q)}}
+		copyForwarded(rc, s.Fragment, &r.slots[i].req, r.ids)
+	}
+	entries, err := c.cache.GetMulti(r.ctx, keys)
+	if err != nil {
+		c.m.redis.Inc()
+		c.log.Debug("cache lookup failed", "err", err, "page", p.Path)
+		entries = make([]*Entry, len(keys))
+	}
+	if c.nRecent.Load() > 0 {
+		for i, e := range entries {
+			if e == nil {
+				entries[i] = c.recentEntry(keys[i])
+			}
+		}
+	}
+	now := time.Now()
+	sem := make(chan struct{}, c.fanOut)
+	for i := range r.slots {
+		sr := &r.slots[i]
+		f := sr.slot.Fragment
+		e := entries[i]
+		fr := c.freshness(f, e)
+		switch fr.state(e, now) {
+		case stateFresh:
+			sr.body, sr.result = e.Body, resultHit
+		case stateStale:
+			sr.body, sr.result, sr.served = e.Body, resultStale, "stale"
+			c.refreshInBackground(f, sr.req, sr.key)
+		case stateUsable:
+			sr.stale = e
+			fallthrough
+		default:
+			sr.done = make(chan struct{})
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				r.fetchSlot(sr)
+			}()
+		}
+		if sr.done == nil {
+			c.m.fragment(f.Name).result(sr.result)
+		}
+	}
+	rc.Response.Header.SetContentType("text/html; charset=utf-8")
+	rc.Response.Header.Set("X-Request-Id", r.ids.requestID)
+	rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
+
+	if p.hasPrimary {
+		for i := range r.slots {
+			sr := &r.slots[i]
+			if !sr.slot.Primary {
+				continue
+			}
+			if sr.done != nil {
+				<-sr.done
+			}
+			if sr.failed() {
+				r.failPrimary(rc, sr)
+				return
+			}
+		}
+	}
+	pending := false
+	for i := range r.slots {
+		if sr := &r.slots[i]; sr.done != nil {
+			select {
+			case <-sr.done:
+			default:
+				pending = true
+			}
+		}
+	}
+	if !pending {
+		r.writeWhole(rc)
+		return
+	}
+	rc.SetBodyStreamWriter(r.stream)
+}
+
+// writeWhole writes a page whose slots are all ready, with Content-Length,
+// Server-Timing and Cache-Status.
+func (r *pageRun) writeWhole(rc *fasthttp.RequestCtx) {
+	defer r.finish()
+	var st, cs []byte
+	for i := range r.slots {
+		sr := &r.slots[i]
+		if i > 0 {
+			st = append(st, ", "...)
+			cs = append(cs, ", "...)
+		}
+		st = appendServerTiming(st, sr)
+		cs = appendCacheStatus(cs, sr)
+	}
+	rc.Response.Header.SetBytesV("Server-Timing", st)
+	rc.Response.Header.SetBytesV("Cache-Status", cs)
+	for _, part := range r.page.parts {
+		if part.slot == nil {
+			_, _ = rc.Write(part.static)
+			continue
+		}
+		_, _ = rc.Write(r.slots[part.slot.index].body)
+	}
+	if r.site.Debug {
+		_, _ = rc.Write(r.debugComment())
+	}
+}
+
+// stream writes the page as its slots become ready, in document order.
+// It runs after the handler returned and must not touch the RequestCtx.
+func (r *pageRun) stream(w *bufio.Writer) {
+	defer r.finish()
+	for _, part := range r.page.parts {
+		if part.slot == nil {
+			if _, err := w.Write(part.static); err != nil {
+				return
+			}
+			continue
+		}
+		sr := &r.slots[part.slot.index]
+		if sr.done != nil {
+			select {
+			case <-sr.done:
+			default:
+				if w.Buffered() > 0 {
+					if err := w.Flush(); err != nil {
+						return // the client went away
+					}
+				}
+				<-sr.done
+			}
+		}
+		if _, err := w.Write(sr.body); err != nil {
+			return
+		}
+	}
+	if r.site.Debug {
+		_, _ = w.Write(r.debugComment())
+	}
+}
+
+// finish ends the page: it stops outstanding waits and records metrics.
+func (r *pageRun) finish() {
+	r.cancel()
+	r.wg.Wait()
+	r.c.m.page(r.page.Path).Update(sinceSeconds(r.start))
+}
+
+// failPrimary answers with an error page: a primary fragment could not be
+// served at all.
+func (r *pageRun) failPrimary(rc *fasthttp.RequestCtx, sr *slotRun) {
+	r.cancel()
+	go func() { r.wg.Wait(); r.c.m.page(r.page.Path).Update(sinceSeconds(r.start)) }()
+	status := fasthttp.StatusBadGateway
+	if errors.Is(sr.err, ErrFragmentTimeout) {
+		status = fasthttp.StatusGatewayTimeout
+	}
+	r.c.log.Warn("primary fragment unavailable", "page", r.page.Path, "fragment", sr.slot.Fragment.Name, "err", sr.err, "request_id", r.ids.requestID)
+	renderError(rc, status, "This page is temporarily unavailable",
+		"Part of this page could not be loaded. Please try again in a moment.", r.ids.requestID)
+}
+
+// fetchSlot resolves a slot that was not fresh in the cache. It always
+// completes within the fragment's timeout.
+func (r *pageRun) fetchSlot(sr *slotRun) {
+	defer close(sr.done)
+	f := sr.slot.Fragment
+	fm := r.c.m.fragment(f.Name)
+	start := time.Now()
+	ch := r.c.flight.DoChan(sr.key, func() (any, error) {
+		if e := r.c.recentEntry(sr.key); e != nil && r.c.freshness(f, e).state(e, time.Now()) == stateFresh {
+			return &fetchResult{body: e.Body, version: e.Version}, nil
+		}
+		return r.c.fetchAndStore(f, sr.req, sr.key)
+	})
+	timer := time.NewTimer(f.Timeout)
+	defer timer.Stop()
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			sr.err = res.Err
+		} else {
+			sr.body = res.Val.(*fetchResult).body
+		}
+	case <-timer.C:
+		sr.err = fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, f.Name, f.Timeout)
+	case <-r.ctx.Done():
+		sr.err = fmt.Errorf("%w: %s: page ended", ErrFragmentTimeout, f.Name)
+	}
+	sr.dur = time.Since(start)
+	if sr.err == nil {
+		sr.result = resultMiss
+		fm.result(resultMiss)
+		return
+	}
+	switch {
+	case sr.stale != nil:
+		sr.body, sr.result, sr.served = sr.stale.Body, resultStale, "stale"
+	case len(f.Fallback) > 0:
+		sr.body, sr.result, sr.served = f.Fallback, resultError, "fallback"
+	default:
+		sr.body, sr.result, sr.served = emptySlot(f.Name), resultError, "empty"
+	}
+	fm.result(sr.result)
+	fm.served[sr.served].Inc()
+}
+
+// fetchAndStore makes one upstream call and, when the answer may be shared,
+// stores it without holding the caller up.
+func (c *Composer) fetchAndStore(f *Fragment, req fetchRequest, key string) (*fetchResult, error) {
+	fm := c.m.fragment(f.Name)
+	fm.fetches.Inc()
+	start := time.Now()
+	res, err := c.up.fetch(f, &req, start.Add(f.Timeout))
+	fm.fetchSeconds.Update(sinceSeconds(start))
+	if err != nil {
+		fm.fetchError(errorReason(err))
+		c.log.Warn("fragment fetch failed", "fragment", f.Name, "err", err, "dur", time.Since(start))
+		return nil, err
+	}
+	if !res.shareable {
+		return res, nil
+	}
+	e := &Entry{Body: res.body, Version: res.version, Stored: start, MaxAge: res.cc.TTL(), SWR: res.cc.SWR, SIE: res.cc.SIE}
+	keep := c.freshness(f, e).keep()
+	if keep <= 0 || c.closing.Load() {
+		return res, nil
+	}
+	if _, loaded := c.recent.Swap(key, e); !loaded {
+		c.nRecent.Add(1)
+	}
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		// Keep the entry visible a little past the write, for requests
+		// that looked the key up before it was filled and join the flight
+		// after it ended.
+		defer time.AfterFunc(recentLinger, func() {
+			if c.recent.CompareAndDelete(key, e) {
+				c.nRecent.Add(-1)
+			}
+		})
+		if err := c.cache.Set(ctx, key, e, keep); err != nil {
+			c.m.redis.Inc()
+			c.log.Debug("cache write failed", "fragment", f.Name, "key", key, "err", err)
+		}
+	}()
+	return res, nil
+}
+
+func (c *Composer) recentEntry(key string) *Entry {
+	if v, ok := c.recent.Load(key); ok {
+		return v.(*Entry)
+	}
+	return nil
+}
+
+const recentLinger = 2 * time.Second
+
+// refreshInBackground refetches a stale key once per composer, and, where
+// the cache can lock, once across composers.
+func (c *Composer) refreshInBackground(f *Fragment, req fetchRequest, key string) {
+	if c.closing.Load() {
+		return
+	}
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		_, _, _ = c.refresh.Do(key, func() (any, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			ok, err := c.cache.TryLock(ctx, "refresh:"+key, 2*f.Timeout)
+			cancel()
+			if err == nil && !ok {
+				return nil, nil // another composer is refreshing it
+			}
+			res := <-c.flight.DoChan(key, func() (any, error) { return c.fetchAndStore(f, req, key) })
+			return nil, res.Err
+		})
+	}()
+}
+
+// freshness is the policy for f's entry e: run-time tuning first, then the
+// config, then what the fragment declared.
+func (c *Composer) freshness(f *Fragment, e *Entry) freshness {
+	var fr freshness
+	if e != nil {
+		fr = freshness{ttl: e.MaxAge, swr: e.SWR, sie: e.SIE}
+	}
+	if f.TTLSet {
+		fr.ttl = f.TTL
+	}
+	if f.SWR > 0 {
+		fr.swr = f.SWR
+	}
+	if f.SIE > 0 {
+		fr.sie = f.SIE
+	}
+	c.tuning.Load().apply(f.Name, &fr)
+	return fr
+}

@@ -1,0 +1,448 @@
+package composer_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"go.uber.org/goleak"
+
+	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/composertest"
+	"github.com/tessera-dev/tessera/composer/memcache"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.init.func1"),
+		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.(*fsHandler).handleCachedFiles"),
+		goleak.IgnoreAnyFunction("github.com/maypok86/otter/v2.(*cache[...]).periodicCleanUp"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+		goleak.IgnoreAnyFunction("internal/poll.runtime_pollWait"),
+		// fasthttp's own housekeeping goroutines sleep out their period after
+		// a server or client is gone.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
+	)
+}
+
+const testLayout = `<!doctype html><html><head><title>t</title></head><body>
+<header>HEAD</header>
+<main><!--@slot:a--><!--@slot:b view=x--><!--@slot:c--></main>
+<footer>FOOT</footer></body></html>`
+
+type env struct {
+	t     *testing.T
+	a     *composertest.Fragment
+	b     *composertest.Fragment
+	c     *composertest.Fragment
+	comp  *composer.Composer
+	base  string
+	cache *memcache.Cache
+	set   *metrics.Set
+}
+
+// fragYAML is extra YAML per fragment name, indented under it.
+func newEnv(t *testing.T, fragYAML map[string]string, mutate ...func(string) string) *env {
+	t.Helper()
+	e := &env{t: t}
+	e.a = composertest.NewFragment(t, "a", `<section data-fragment="a">A1</section>`)
+	e.b = composertest.NewFragment(t, "b", `<section data-fragment="b">B1</section>`)
+	e.c = composertest.NewFragment(t, "c", `<section data-fragment="c">C1</section>`)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "page.html"), []byte(testLayout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var y strings.Builder
+	y.WriteString("inputs:\n  city: {query: city, cookie: city, default: london}\nfragments:\n")
+	for _, f := range []*composertest.Fragment{e.a, e.b, e.c} {
+		fmt.Fprintf(&y, "  %s:\n    url: %s\n", f.Name, f.URL)
+		extra := fragYAML[f.Name]
+		if !strings.Contains(extra, "timeout:") {
+			y.WriteString("    timeout: 300ms\n")
+		}
+		if extra != "" {
+			for _, line := range strings.Split(strings.TrimSpace(extra), "\n") {
+				y.WriteString("    " + line + "\n")
+			}
+		}
+	}
+	y.WriteString("pages:\n  - path: /\n    title: T\n    layout: page.html\n")
+	src := y.String()
+	for _, m := range mutate {
+		src = m(src)
+	}
+	cfg, err := composer.ParseConfig("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, src)
+	}
+	site, err := cfg.Compile("test.yaml", []byte(src), dir, func(string) string { return "secret" })
+	if err != nil {
+		t.Fatalf("compile: %v\n%s", err, src)
+	}
+	e.cache, err = memcache.New(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.set = metrics.NewSet()
+	e.comp, err = composer.New(composer.Options{Site: site, Cache: e.cache, Metrics: e.set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := composer.Handler(composer.ServerOptions{Composer: e.comp, Metrics: e.set})
+	srv := composer.NewServer(h, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.base = "http://" + ln.Addr().String()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = srv.Shutdown()
+		<-done
+		_ = e.comp.Close()
+		_ = e.cache.Close()
+		http.DefaultClient.CloseIdleConnections()
+	})
+	return e
+}
+
+func (e *env) get(path string, hdr ...string) (*http.Response, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.base+path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("GET %s: read: %v", path, err)
+	}
+	return resp, string(b)
+}
+
+// waitCached polls until the cache holds n entries (cache writes are
+// asynchronous so that they never delay a page).
+func (e *env) waitCached(n int) {
+	e.t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for e.cache.Len() < n {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("cache holds %d entries, want %d", e.cache.Len(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPageHasEveryFragmentInOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, body := e.get("/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	want := `<main><section data-fragment="a">A1</section><section data-fragment="b">B1</section><section data-fragment="c">C1</section></main>`
+	if !strings.Contains(body, want) {
+		t.Fatalf("page lacks stitched fragments in order:\n%s", body)
+	}
+	if !strings.HasPrefix(body, "<!doctype html>") || !strings.Contains(body, "<footer>FOOT</footer>") {
+		t.Fatalf("layout not preserved:\n%s", body)
+	}
+	if q := e.b.LastQuery(); q != "view=x" {
+		t.Fatalf("slot params: fragment b got query %q, want view=x", q)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Fatalf("content type %q", ct)
+	}
+}
+
+func TestSecondRequestServedFromCache(t *testing.T) {
+	e := newEnv(t, nil)
+	e.get("/")
+	e.waitCached(3)
+	resp, body := e.get("/")
+	for _, f := range []*composertest.Fragment{e.a, e.b, e.c} {
+		if n := f.Calls(); n != 1 {
+			t.Errorf("fragment %s called %d times, want 1", f.Name, n)
+		}
+	}
+	if !strings.Contains(body, "A1") || !strings.Contains(body, "C1") {
+		t.Fatalf("cached page incomplete: %s", body)
+	}
+	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "tessera-a; hit") {
+		t.Fatalf("Cache-Status %q does not report a hit", cs)
+	}
+	if st := resp.Header.Get("Server-Timing"); !strings.Contains(st, `a;dur=`) || !strings.Contains(st, `desc="hit"`) {
+		t.Fatalf("Server-Timing %q", st)
+	}
+}
+
+func TestFailedFragmentGetsFallback(t *testing.T) {
+	e := newEnv(t, map[string]string{"b": `fallback: "<p>B is resting</p>"`})
+	e.b.SetStatus(500)
+	e.c.SetContentType("application/json")
+	resp, body := e.get("/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if !strings.Contains(body, "<p>B is resting</p>") {
+		t.Fatalf("no fallback for b: %s", body)
+	}
+	if strings.Contains(body, "C1") || !strings.Contains(body, `data-fragment-empty="c"`) {
+		t.Fatalf("non-HTML fragment c should become an empty placeholder: %s", body)
+	}
+	if !strings.Contains(body, "A1") {
+		t.Fatalf("healthy fragment missing: %s", body)
+	}
+}
+
+func TestHangingFragmentCutAtTimeout(t *testing.T) {
+	e := newEnv(t, map[string]string{"c": "timeout: 150ms\nfallback: '<p>C late</p>'"})
+	e.c.Hold()
+	start := time.Now()
+	resp, body := e.get("/")
+	took := time.Since(start)
+	e.c.Release()
+	if resp.StatusCode != 200 || !strings.Contains(body, "<p>C late</p>") || !strings.Contains(body, "A1") {
+		t.Fatalf("status %d, body %s", resp.StatusCode, body)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("page took %s; the 150ms timeout did not cut the fragment", took)
+	}
+}
+
+func TestStreamsHeadBeforeSlowFragment(t *testing.T) {
+	e := newEnv(t, map[string]string{"b": "timeout: 5s"})
+	e.b.Hold()
+	resp, err := http.Get(e.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// Everything up to slot b must arrive while b is still held.
+	br := bufio.NewReader(resp.Body)
+	var got strings.Builder
+	for !strings.Contains(got.String(), "A1") {
+		line, err := br.ReadString('>')
+		if err != nil {
+			t.Fatalf("stream ended before slot a: %v (got %q)", err, got.String())
+		}
+		got.WriteString(line)
+	}
+	if strings.Contains(got.String(), "B1") || strings.Contains(got.String(), "C1") {
+		t.Fatalf("later slots written before b: %q", got.String())
+	}
+	e.b.Release()
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := got.String() + string(rest)
+	if i, j := strings.Index(full, "B1"), strings.Index(full, "C1"); i < 0 || j < i {
+		t.Fatalf("slots out of order: %s", full)
+	}
+}
+
+func TestPrimaryFailureFailsPage(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "primary: true"})
+	e.a.SetStatus(503)
+	resp, body := e.get("/")
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502", resp.StatusCode)
+	}
+	if strings.Contains(body, "B1") || resp.Header.Get("X-Request-Id") == "" {
+		t.Fatalf("error page wrong: %s", body)
+	}
+	e.a.SetStatus(200)
+	if resp, _ := e.get("/"); resp.StatusCode != 200 {
+		t.Fatalf("status %d after recovery", resp.StatusCode)
+	}
+}
+
+func TestStaleWhileRevalidate(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "ttl: 100ms\nswr: 1m"})
+	e.get("/")
+	e.waitCached(3)
+	time.Sleep(150 * time.Millisecond) // a is now stale, inside its SWR window
+	e.a.SetBody(`<section data-fragment="a">A2</section>`)
+	resp, body := e.get("/")
+	if !strings.Contains(body, "A1") {
+		t.Fatalf("stale copy not served at once: %s", body)
+	}
+	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "tessera-a; hit; detail=stale") {
+		t.Fatalf("Cache-Status %q", cs)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_, body = e.get("/")
+		if strings.Contains(body, "A2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("background refresh never landed: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := e.a.Calls(); n != 2 {
+		t.Fatalf("fragment a called %d times, want 2 (one refresh)", n)
+	}
+}
+
+func TestStaleIfError(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "ttl: 50ms\nsie: 1m\nfallback: '<p>fallback</p>'"})
+	e.get("/")
+	e.waitCached(3)
+	time.Sleep(80 * time.Millisecond)
+	e.a.SetStatus(500)
+	_, body := e.get("/")
+	if !strings.Contains(body, "A1") || strings.Contains(body, "<p>fallback</p>") {
+		t.Fatalf("stale-if-error copy not served: %s", body)
+	}
+}
+
+func TestConcurrentColdMissesFetchOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, f := range []*composertest.Fragment{e.a, e.b, e.c} {
+		f.SetDelay(100 * time.Millisecond)
+	}
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(e.base + "/")
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(b), "A1") || !strings.Contains(string(b), "C1") {
+				errs <- fmt.Errorf("incomplete page")
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, f := range []*composertest.Fragment{e.a, e.b, e.c} {
+		if c := f.Calls(); c != 1 {
+			t.Errorf("fragment %s fetched %d times for %d concurrent cold requests, want 1", f.Name, c, n)
+		}
+	}
+}
+
+func TestForwardsOnlyAllowedHeadersAndCookies(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "forward_headers: [Accept-Language]\nforward_cookies: [consent]"})
+	e.get("/", "Cookie", "consent=yes; session=SECRET", "Accept-Language", "fr", "X-Private", "nope",
+		"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	h := e.a.LastHeader()
+	if string(h.Cookie("consent")) != "yes" || string(h.Peek("Accept-Language")) != "fr" {
+		t.Fatalf("allowed values not forwarded: %s", h.String())
+	}
+	if len(h.Cookie("session")) != 0 || len(h.Peek("X-Private")) != 0 {
+		t.Fatalf("disallowed values reached the fragment: %s", h.String())
+	}
+	if got := string(h.Peek("traceparent")); got != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
+		t.Fatalf("traceparent %q", got)
+	}
+	if len(h.Peek("X-Request-Id")) == 0 {
+		t.Fatal("no request id forwarded")
+	}
+	hb := e.b.LastHeader()
+	if len(hb.Cookie("consent")) != 0 || len(hb.Peek("Accept-Language")) != 0 {
+		t.Fatalf("fragment b got a's allowances: %s", hb.String())
+	}
+}
+
+func TestVaryInputsSelectKeyAndQuery(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "vary: [city]"})
+	e.get("/?city=paris")
+	if q := e.a.LastQuery(); q != "city=paris" {
+		t.Fatalf("query %q", q)
+	}
+	e.get("/", "Cookie", "city=oslo")
+	if q := e.a.LastQuery(); q != "city=oslo" {
+		t.Fatalf("query %q", q)
+	}
+	e.get("/?city=<script>")
+	if q := e.a.LastQuery(); q != "city=london" {
+		t.Fatalf("hostile input not replaced by default: %q", q)
+	}
+	if q := e.b.LastQuery(); q != "view=x" {
+		t.Fatalf("fragment b does not vary by city but got %q", q)
+	}
+}
+
+func TestOversizedFragmentRejected(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "max_bytes: 1024"})
+	e.a.SetBody(`<section>` + strings.Repeat("x", 4096) + `</section>`)
+	_, body := e.get("/")
+	if strings.Contains(body, "xxxx") || !strings.Contains(body, `data-fragment-empty="a"`) {
+		t.Fatalf("oversized fragment not replaced: %d bytes", len(body))
+	}
+}
+
+func TestNoStoreNotCached(t *testing.T) {
+	e := newEnv(t, nil)
+	e.a.SetCacheControl("private, max-age=60")
+	e.get("/")
+	e.waitCached(2)
+	e.get("/")
+	if n := e.a.Calls(); n != 2 {
+		t.Fatalf("private fragment called %d times, want 2", n)
+	}
+}
+
+func TestMetricsCountResults(t *testing.T) {
+	e := newEnv(t, nil)
+	e.get("/")
+	e.waitCached(3)
+	e.get("/")
+	_, m := e.get("/metrics")
+	for _, want := range []string{
+		`tessera_fragment_fetches_total{fragment="a"} 1`,
+		`tessera_cache_results_total{fragment="a",result="hit"} 1`,
+		`tessera_cache_results_total{fragment="a",result="miss"} 1`,
+		`tessera_page_seconds_count{page="/"} 2`,
+		`tessera_fragment_fetch_seconds_bucket{fragment="a",le=`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestNotFoundAndMethod(t *testing.T) {
+	e := newEnv(t, nil)
+	if resp, body := e.get("/nope"); resp.StatusCode != 404 || !strings.Contains(body, "<html") {
+		t.Fatalf("404 page: %d %s", resp.StatusCode, body)
+	}
+	resp, err := http.Post(e.base+"/", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 {
+		t.Fatalf("POST / = %d, want 405", resp.StatusCode)
+	}
+}

@@ -1,0 +1,132 @@
+// Package composertest provides working fakes for composer tests: fragment
+// services on real loopback sockets whose behaviour a test can change while
+// they run (answer, fail, hang, count calls, record what they were sent).
+package composertest
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Fragment is a fake fragment service on 127.0.0.1.
+type Fragment struct {
+	Name string
+	URL  string
+
+	calls atomic.Int64
+	mu    sync.Mutex
+	body  string
+	cc    string
+	ver   string
+	ctype string
+	code  int
+	delay time.Duration
+	gate  chan struct{}
+	last  *fasthttp.RequestHeader
+	lastQ string
+	srv   *fasthttp.Server
+}
+
+// NewFragment starts a fake fragment service that answers body with
+// Cache-Control "public, max-age=60"; it stops when the test ends.
+func NewFragment(t testing.TB, name, body string) *Fragment {
+	t.Helper()
+	f := &Fragment{Name: name, body: body, cc: "public, max-age=60", ver: "1.0.0", ctype: "text/html; charset=utf-8", code: 200}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("composertest: listen: %v", err)
+	}
+	f.URL = "http://" + ln.Addr().String() + "/"
+	f.srv = &fasthttp.Server{Handler: f.handle, CloseOnShutdown: true}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = f.srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		f.Release()
+		_ = f.srv.Shutdown()
+		<-done
+	})
+	return f
+}
+
+func (f *Fragment) handle(rc *fasthttp.RequestCtx) {
+	f.calls.Add(1)
+	f.mu.Lock()
+	var h fasthttp.RequestHeader
+	rc.Request.Header.CopyTo(&h)
+	f.last = &h
+	f.lastQ = string(rc.QueryArgs().QueryString())
+	body, cc, ver, ctype, code, delay, gate := f.body, f.cc, f.ver, f.ctype, f.code, f.delay, f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	if delay > 0 {
+		time.Sleep(delay)
+	}
+	rc.SetStatusCode(code)
+	rc.SetContentType(ctype)
+	if cc != "" {
+		rc.Response.Header.Set("Cache-Control", cc)
+	}
+	rc.Response.Header.Set("X-Fragment-Version", ver)
+	rc.SetBodyString(body)
+}
+
+// Calls is how many requests the fragment received.
+func (f *Fragment) Calls() int64 { return f.calls.Load() }
+
+// SetBody changes what the fragment answers.
+func (f *Fragment) SetBody(b string) { f.mu.Lock(); f.body = b; f.mu.Unlock() }
+
+// SetCacheControl changes the Cache-Control header it sends ("" for none).
+func (f *Fragment) SetCacheControl(cc string) { f.mu.Lock(); f.cc = cc; f.mu.Unlock() }
+
+// SetStatus changes the status code it answers with.
+func (f *Fragment) SetStatus(code int) { f.mu.Lock(); f.code = code; f.mu.Unlock() }
+
+// SetContentType changes the Content-Type it sends.
+func (f *Fragment) SetContentType(ct string) { f.mu.Lock(); f.ctype = ct; f.mu.Unlock() }
+
+// SetDelay makes every answer wait d first.
+func (f *Fragment) SetDelay(d time.Duration) { f.mu.Lock(); f.delay = d; f.mu.Unlock() }
+
+// Hold makes requests block until Release is called.
+func (f *Fragment) Hold() {
+	f.mu.Lock()
+	if f.gate == nil {
+		f.gate = make(chan struct{})
+	}
+	f.mu.Unlock()
+}
+
+// Release lets held requests (and later ones) through.
+func (f *Fragment) Release() {
+	f.mu.Lock()
+	if f.gate != nil {
+		close(f.gate)
+		f.gate = nil
+	}
+	f.mu.Unlock()
+}
+
+// LastHeader returns a copy of the headers of the last request (nil if none).
+func (f *Fragment) LastHeader() *fasthttp.RequestHeader {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
+
+// LastQuery is the query string of the last request.
+func (f *Fragment) LastQuery() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastQ
+}

@@ -1,0 +1,437 @@
+package composer
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Config is the composer's declarative configuration: the fragments it can
+// call, the request inputs they may vary by, and the pages built from them.
+// It is read from YAML (see Parse); durations are Go duration strings.
+type Config struct {
+	// Listen is the composer's address, e.g. ":8080".
+	Listen string `yaml:"listen"`
+	// RedisURL selects the shared cache; empty means an in-process cache.
+	RedisURL string `yaml:"redis_url"`
+	// Debug adds per-fragment timings and cache outcomes to pages.
+	Debug bool `yaml:"debug"`
+	// Defaults apply to every fragment that leaves a field unset.
+	Defaults FragmentConfig `yaml:"defaults"`
+	// Inputs are the request values fragments may vary by, keyed by name.
+	Inputs map[string]InputConfig `yaml:"inputs"`
+	// Fragments are the fragment services, keyed by name.
+	Fragments map[string]FragmentConfig `yaml:"fragments"`
+	// Pages map routes to layouts.
+	Pages []PageConfig `yaml:"pages"`
+}
+
+// InputConfig says where a request input is read from, in order: the query
+// parameter, then the cookie, then Default. Values must match
+// [A-Za-z0-9_.-]{1,64}; anything else counts as absent.
+type InputConfig struct {
+	Query   string `yaml:"query"`
+	Cookie  string `yaml:"cookie"`
+	Default string `yaml:"default"`
+}
+
+// FragmentConfig declares one fragment service.
+type FragmentConfig struct {
+	URL      string `yaml:"url"`
+	TTL      string `yaml:"ttl"`
+	SWR      string `yaml:"swr"`
+	SIE      string `yaml:"sie"`
+	Timeout  string `yaml:"timeout"`
+	Fallback string `yaml:"fallback"`
+	Primary  *bool  `yaml:"primary"`
+	// MaxBytes bounds the fragment's response body.
+	MaxBytes int `yaml:"max_bytes"`
+	// Vary lists the inputs the fragment's output depends on; they are sent
+	// as query parameters and are part of the cache key.
+	Vary           []string   `yaml:"vary"`
+	ForwardHeaders []string   `yaml:"forward_headers"`
+	ForwardCookies []string   `yaml:"forward_cookies"`
+	Auth           AuthConfig `yaml:"auth"`
+}
+
+// AuthConfig is how the composer authenticates to a fragment. Secrets are
+// never part of the file: they are read from the named environment variable.
+type AuthConfig struct {
+	// Kind is "none", "bearer" or "hmac".
+	Kind string `yaml:"kind"`
+	// SecretEnv names the environment variable holding the token or key.
+	SecretEnv string `yaml:"secret_env"`
+}
+
+// PageConfig maps a route to a layout.
+type PageConfig struct {
+	Path  string `yaml:"path"`
+	Title string `yaml:"title"`
+	// Layout is a built-in layout name or a path to an HTML file (relative to
+	// the config file) with <!--@slot:NAME--> markers.
+	Layout string `yaml:"layout"`
+}
+
+// Built-in limits and defaults.
+const (
+	DefaultTimeout  = 1 * time.Second
+	DefaultMaxBytes = 1 << 20
+	maxTimeout      = 60 * time.Second
+	maxWindow       = 7 * 24 * time.Hour
+)
+
+// ConfigError is one problem found in a config file, with the YAML path of the
+// field and, where known, its line.
+type ConfigError struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteByte(':')
+	}
+	if e.Line > 0 {
+		b.WriteString(strconv.Itoa(e.Line))
+		b.WriteByte(':')
+	}
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ConfigErrors is every problem found in one config.
+type ConfigErrors []*ConfigError
+
+func (es ConfigErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+var (
+	namePattern  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	valuePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+)
+
+// ParseConfig reads a YAML config. file names the source in error messages.
+// Unknown fields are errors, so that a typo does not silently change nothing.
+// The returned config is not yet validated; call Compile.
+func ParseConfig(file string, data []byte) (*Config, error) {
+	var cfg Config
+	if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.DisallowUnknownField(), yaml.Strict()); err != nil {
+		return nil, ConfigErrors{yamlError(file, err)}
+	}
+	return &cfg, nil
+}
+
+func yamlError(file string, err error) *ConfigError {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		ce := &ConfigError{File: file, Msg: ye.GetMessage()}
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			ce.Line = tk.Position.Line
+		}
+		return ce
+	}
+	return &ConfigError{File: file, Msg: err.Error()}
+}
+
+// LoadConfigFile reads and parses a config file.
+func LoadConfigFile(path string) (*Config, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := ParseConfig(path, data)
+	return cfg, data, err
+}
+
+// ApplyEnv overrides config values from the environment: REDIS_URL,
+// TESSERA_LISTEN and TESSERA_FRAGMENT_<NAME>_URL (name upper-cased, '-' as '_').
+func (c *Config) ApplyEnv(getenv func(string) string) {
+	if v := getenv("REDIS_URL"); v != "" {
+		c.RedisURL = v
+	}
+	if v := getenv("TESSERA_LISTEN"); v != "" {
+		c.Listen = v
+	}
+	for name, f := range c.Fragments {
+		if v := getenv(fragmentEnv(name, "URL")); v != "" {
+			f.URL = v
+			c.Fragments[name] = f
+		}
+	}
+}
+
+func fragmentEnv(name, field string) string {
+	return "TESSERA_FRAGMENT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_" + field
+}
+
+// lineFinder resolves YAML paths to line numbers in the source.
+type lineFinder struct {
+	file string
+	src  []byte
+}
+
+func (lf lineFinder) line(path string) int {
+	if len(lf.src) == 0 {
+		return 0
+	}
+	f, err := parser.ParseBytes(lf.src, 0)
+	if err != nil {
+		return 0
+	}
+	p, err := yaml.PathString("$." + path)
+	if err != nil {
+		return 0
+	}
+	n, err := p.FilterFile(f)
+	if err != nil || n == nil || n.GetToken() == nil || n.GetToken().Position == nil {
+		return 0
+	}
+	return n.GetToken().Position.Line
+}
+
+type validator struct {
+	lf   lineFinder
+	errs ConfigErrors
+}
+
+func (v *validator) addf(path, format string, args ...any) {
+	v.errs = append(v.errs, &ConfigError{File: v.lf.file, Line: v.lf.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) duration(path, s string, fallback, max time.Duration, allowZero bool) time.Duration {
+	if s == "" {
+		return fallback
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		v.addf(path, "%q is not a duration (use e.g. 500ms, 30s, 5m)", s)
+		return fallback
+	}
+	switch {
+	case d < 0:
+		v.addf(path, "%q must not be negative", s)
+		return fallback
+	case d == 0 && !allowZero:
+		v.addf(path, "%q must be more than zero", s)
+		return fallback
+	case d > max:
+		v.addf(path, "%q is more than the limit of %s", s, max)
+		return fallback
+	}
+	return d
+}
+
+// Compile validates a parsed config and turns it into the form the composer
+// serves from. src is the file's text (for line numbers in errors; may be
+// nil). Layout files are read relative to dir. Every problem is reported,
+// not only the first.
+func (c *Config) Compile(file string, src []byte, dir string, env func(string) string) (*Site, error) {
+	v := &validator{lf: lineFinder{file: file, src: src}}
+	site := &Site{
+		Debug:     c.Debug,
+		Inputs:    make(map[string]InputConfig, len(c.Inputs)),
+		Fragments: make(map[string]*Fragment, len(c.Fragments)),
+		Pages:     make(map[string]*Page, len(c.Pages)),
+	}
+	inputNames := sortedKeys(c.Inputs)
+	for _, name := range inputNames {
+		in := c.Inputs[name]
+		path := "inputs." + name
+		if !namePattern.MatchString(name) {
+			v.addf(path, "input name %q must match %s", name, namePattern)
+		}
+		if in.Query == "" && in.Cookie == "" && in.Default == "" {
+			v.addf(path, "needs at least one of query, cookie or default")
+		}
+		if in.Default != "" && !valuePattern.MatchString(in.Default) {
+			v.addf(path+".default", "%q must match %s", in.Default, valuePattern)
+		}
+		site.Inputs[name] = in
+	}
+	if len(c.Fragments) == 0 {
+		v.addf("fragments", "at least one fragment is required")
+	}
+	for _, name := range sortedKeys(c.Fragments) {
+		f := v.fragment(name, c.Fragments[name], c.Defaults, c.Inputs, env)
+		if f != nil {
+			site.Fragments[name] = f
+		}
+	}
+	if len(c.Pages) == 0 {
+		v.addf("pages", "at least one page is required")
+	}
+	for i, pc := range c.Pages {
+		path := fmt.Sprintf("pages[%d]", i)
+		if pc.Path == "" || pc.Path[0] != '/' || strings.ContainsAny(pc.Path, "?# ") {
+			v.addf(path+".path", "%q must be an absolute path without query", pc.Path)
+			continue
+		}
+		if _, dup := site.Pages[pc.Path]; dup {
+			v.addf(path+".path", "%q is declared twice", pc.Path)
+			continue
+		}
+		if pc.Layout == "" {
+			v.addf(path+".layout", "a layout is required")
+			continue
+		}
+		html, err := renderLayout(pc, dir)
+		if err != nil {
+			v.addf(path+".layout", "%v", err)
+			continue
+		}
+		p, err := compilePage(pc, html, site.Fragments)
+		if err != nil {
+			v.addf(path+".layout", "%v", err)
+			continue
+		}
+		site.Pages[pc.Path] = p
+	}
+	if len(v.errs) > 0 {
+		return nil, v.errs
+	}
+	return site, nil
+}
+
+func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[string]InputConfig, env func(string) string) *Fragment {
+	path := "fragments." + name
+	nerr := len(v.errs)
+	if !namePattern.MatchString(name) {
+		v.addf(path, "fragment name %q must match %s", name, namePattern)
+	}
+	f := &Fragment{Name: name, Fallback: []byte(fc.Fallback)}
+	u, err := url.Parse(fc.URL)
+	switch {
+	case fc.URL == "":
+		v.addf(path+".url", "a url is required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		v.addf(path+".url", "%q is not an http(s) URL", fc.URL)
+	case u.User != nil:
+		v.addf(path+".url", "credentials in the URL are not allowed; use auth")
+	default:
+		f.URL = fc.URL
+	}
+	pick := func(a, b string) string {
+		if a != "" {
+			return a
+		}
+		return b
+	}
+	f.TTL = v.duration(path+".ttl", pick(fc.TTL, def.TTL), 0, maxWindow, true)
+	f.TTLSet = pick(fc.TTL, def.TTL) != ""
+	f.SWR = v.duration(path+".swr", pick(fc.SWR, def.SWR), 0, maxWindow, true)
+	f.SIE = v.duration(path+".sie", pick(fc.SIE, def.SIE), 0, maxWindow, true)
+	f.Timeout = v.duration(path+".timeout", pick(fc.Timeout, def.Timeout), DefaultTimeout, maxTimeout, false)
+	if fc.Primary != nil {
+		f.Primary = *fc.Primary
+	} else if def.Primary != nil {
+		f.Primary = *def.Primary
+	}
+	f.MaxBytes = fc.MaxBytes
+	if f.MaxBytes == 0 {
+		f.MaxBytes = def.MaxBytes
+	}
+	switch {
+	case f.MaxBytes == 0:
+		f.MaxBytes = DefaultMaxBytes
+	case f.MaxBytes < 0 || f.MaxBytes > 64<<20:
+		v.addf(path+".max_bytes", "%d must be between 1 and %d", f.MaxBytes, 64<<20)
+	}
+	for i, in := range fc.Vary {
+		if _, ok := inputs[in]; !ok {
+			v.addf(fmt.Sprintf("%s.vary[%d]", path, i), "%q is not a declared input", in)
+		}
+	}
+	f.Vary = append([]string(nil), fc.Vary...)
+	sort.Strings(f.Vary)
+	for i, h := range append(append([]string(nil), def.ForwardHeaders...), fc.ForwardHeaders...) {
+		if !valuePattern.MatchString(h) {
+			v.addf(fmt.Sprintf("%s.forward_headers[%d]", path, i), "%q is not a header name", h)
+			continue
+		}
+		if isHopHeader(h) {
+			v.addf(fmt.Sprintf("%s.forward_headers[%d]", path, i), "%q cannot be forwarded", h)
+			continue
+		}
+		f.ForwardHeaders = append(f.ForwardHeaders, h)
+	}
+	for i, c := range append(append([]string(nil), def.ForwardCookies...), fc.ForwardCookies...) {
+		if !valuePattern.MatchString(c) {
+			v.addf(fmt.Sprintf("%s.forward_cookies[%d]", path, i), "%q is not a cookie name", c)
+			continue
+		}
+		f.ForwardCookies = append(f.ForwardCookies, c)
+	}
+	auth := fc.Auth
+	if auth.Kind == "" {
+		auth = def.Auth
+	}
+	switch auth.Kind {
+	case "", "none":
+		f.Auth = AuthNone
+	case "bearer", "hmac":
+		f.Auth = AuthBearer
+		if auth.Kind == "hmac" {
+			f.Auth = AuthHMAC
+		}
+		if auth.SecretEnv == "" {
+			v.addf(path+".auth.secret_env", "%s auth needs secret_env (the variable holding the secret)", auth.Kind)
+			break
+		}
+		secret := env(auth.SecretEnv)
+		if secret == "" {
+			v.addf(path+".auth.secret_env", "environment variable %s is empty", auth.SecretEnv)
+		}
+		f.secret = secret
+	default:
+		v.addf(path+".auth.kind", "%q is not one of none, bearer, hmac", auth.Kind)
+	}
+	if len(v.errs) > nerr {
+		return nil
+	}
+	return f
+}
+
+var hopHeaders = []string{"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", "authorization"}
+
+func isHopHeader(h string) bool {
+	for _, hh := range hopHeaders {
+		if strings.EqualFold(h, hh) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

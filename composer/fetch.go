@@ -1,0 +1,256 @@
+package composer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/fragments/fragment"
+)
+
+// Error categories a caller may branch on with errors.Is.
+var (
+	ErrFragmentTimeout  = errors.New("fragment timed out")
+	ErrFragmentStatus   = errors.New("fragment answered with an error status")
+	ErrFragmentTooLarge = errors.New("fragment body too large")
+	ErrFragmentType     = errors.New("fragment sent a non-HTML content type")
+	ErrFragmentFetch    = errors.New("fragment fetch failed")
+)
+
+// errorReason names an error for metrics and logs.
+func errorReason(err error) string {
+	switch {
+	case errors.Is(err, ErrFragmentTimeout):
+		return "timeout"
+	case errors.Is(err, ErrFragmentStatus):
+		return "status"
+	case errors.Is(err, ErrFragmentTooLarge):
+		return "too_large"
+	case errors.Is(err, ErrFragmentType):
+		return "content_type"
+	default:
+		return "fetch"
+	}
+}
+
+// fetchResult is a fragment's answer.
+type fetchResult struct {
+	body      []byte
+	version   string
+	cc        CacheControl
+	shareable bool
+}
+
+// upstream holds one keep-alive client per fragment, so each fragment has its
+// own connection pool and body bound.
+type upstream struct {
+	mu      sync.Mutex
+	clients map[string]*fasthttp.Client
+}
+
+func (u *upstream) client(f *Fragment) *fasthttp.Client {
+	key := f.Name + "|" + strconv.Itoa(f.MaxBytes)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if c, ok := u.clients[key]; ok {
+		return c
+	}
+	if u.clients == nil {
+		u.clients = make(map[string]*fasthttp.Client)
+	}
+	c := &fasthttp.Client{
+		Name:                          "tessera",
+		NoDefaultUserAgentHeader:      false,
+		MaxConnsPerHost:               512,
+		MaxIdleConnDuration:           30 * time.Second,
+		MaxConnWaitTimeout:            time.Second,
+		MaxResponseBodySize:           f.MaxBytes,
+		ReadBufferSize:                8 << 10,
+		MaxIdemponentCallAttempts:     2,
+		DisableHeaderNamesNormalizing: false,
+		// A GET to a fragment is idempotent; retry only on a broken pooled
+		// connection, never after a timeout.
+		RetryIfErr: func(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
+			return false, attempts < 2 && !errors.Is(err, fasthttp.ErrTimeout)
+		},
+	}
+	u.clients[key] = c
+	return c
+}
+
+// fetchRequest is what one upstream call needs, copied out of the page
+// request so it outlives the fasthttp.RequestCtx.
+type fetchRequest struct {
+	url     string
+	headers [][2]string
+	cookies [][2]string
+}
+
+// fetch calls a fragment with a hard deadline. It never returns a body
+// larger than f.MaxBytes nor one that is not HTML.
+func (u *upstream) fetch(f *Fragment, fr *fetchRequest, deadline time.Time) (*fetchResult, error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(fr.url)
+	req.Header.SetMethod(fasthttp.MethodGet)
+	req.Header.Set(fasthttp.HeaderAccept, "text/html")
+	for _, h := range fr.headers {
+		req.Header.Set(h[0], h[1])
+	}
+	for _, c := range fr.cookies {
+		req.Header.SetCookie(c[0], c[1])
+	}
+	switch f.Auth {
+	case AuthBearer:
+		fragment.SetBearer(req, f.secret)
+	case AuthHMAC:
+		fragment.SignRequest(req, []byte(f.secret), time.Now())
+	}
+	err := u.client(f).DoDeadline(req, resp, deadline)
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrNoFreeConns):
+		return nil, fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, f.Name, f.Timeout)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return nil, fmt.Errorf("%w: %s over %d bytes", ErrFragmentTooLarge, f.Name, f.MaxBytes)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: %w", ErrFragmentFetch, f.Name, err)
+	}
+	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
+		return nil, fmt.Errorf("%w: %s: %d", ErrFragmentStatus, f.Name, sc)
+	}
+	if ct := resp.Header.ContentType(); len(ct) > 0 && !bytes.HasPrefix(bytes.ToLower(ct), []byte("text/html")) {
+		return nil, fmt.Errorf("%w: %s: %q", ErrFragmentType, f.Name, truncate(ct, 40))
+	}
+	body := resp.Body()
+	if len(body) > f.MaxBytes {
+		return nil, fmt.Errorf("%w: %s over %d bytes", ErrFragmentTooLarge, f.Name, f.MaxBytes)
+	}
+	res := &fetchResult{
+		body:    append([]byte(nil), body...),
+		version: sanitizeVersion(resp.Header.Peek("X-Fragment-Version")),
+		cc:      ParseCacheControl(string(resp.Header.Peek(fasthttp.HeaderCacheControl))),
+	}
+	res.shareable = !res.cc.NoStore && !res.cc.Private && len(resp.Header.PeekAll(fasthttp.HeaderSetCookie)) == 0
+	return res, nil
+}
+
+func sanitizeVersion(v []byte) string {
+	if len(v) > 64 {
+		v = v[:64]
+	}
+	for _, c := range v {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '+') {
+			return ""
+		}
+	}
+	return string(v)
+}
+
+// buildURL joins a fragment URL with the slot's query.
+func buildURL(base, query string) string {
+	if query == "" {
+		return base
+	}
+	if strings.Contains(base, "?") {
+		return base + "&" + query
+	}
+	return base + "?" + query
+}
+
+// slotQuery is the query a slot sends: its own params plus the fragment's
+// vary inputs, sorted, so that it doubles as the cache key's variant.
+func slotQuery(s *Slot, inputs map[string]string) string {
+	if len(s.Fragment.Vary) == 0 {
+		return s.params
+	}
+	q, _ := url.ParseQuery(s.params)
+	if q == nil {
+		q = url.Values{}
+	}
+	for _, name := range s.Fragment.Vary {
+		if v := inputs[name]; v != "" {
+			q.Set(name, v)
+		}
+	}
+	return q.Encode()
+}
+
+// CacheControl holds the directives of a Cache-Control header that matter
+// to a shared cache.
+type CacheControl struct {
+	MaxAge, SMaxAge    time.Duration
+	HasMaxAge, HasSMax bool
+	SWR, SIE           time.Duration
+	NoStore, NoCache   bool
+	Private, MustReval bool
+}
+
+// TTL is the freshness lifetime for a shared cache: s-maxage before max-age;
+// no-cache means zero.
+func (cc CacheControl) TTL() time.Duration {
+	switch {
+	case cc.NoCache:
+		return 0
+	case cc.HasSMax:
+		return cc.SMaxAge
+	case cc.HasMaxAge:
+		return cc.MaxAge
+	}
+	return 0
+}
+
+// ParseCacheControl parses a Cache-Control header leniently (RFC 9111 5.2):
+// unknown directives are ignored, and a malformed or negative delta-seconds
+// value makes the response not storable for that directive.
+func ParseCacheControl(h string) CacheControl {
+	var cc CacheControl
+	for len(h) > 0 {
+		var d string
+		d, h, _ = strings.Cut(h, ",")
+		d = strings.TrimSpace(d)
+		name, val, hasVal := strings.Cut(d, "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		val = strings.Trim(strings.TrimSpace(val), `"`)
+		secs := func() (time.Duration, bool) {
+			if !hasVal {
+				return 0, false
+			}
+			n, err := strconv.ParseUint(val, 10, 32)
+			if err != nil {
+				return 0, false
+			}
+			return time.Duration(n) * time.Second, true
+		}
+		switch name {
+		case "max-age":
+			cc.MaxAge, cc.HasMaxAge = secs()
+		case "s-maxage":
+			cc.SMaxAge, cc.HasSMax = secs()
+		case "stale-while-revalidate":
+			cc.SWR, _ = secs()
+		case "stale-if-error":
+			cc.SIE, _ = secs()
+		case "no-store":
+			cc.NoStore = true
+		case "no-cache":
+			cc.NoCache = true
+		case "private":
+			cc.Private = true
+		case "must-revalidate", "proxy-revalidate":
+			cc.MustReval = true
+		}
+	}
+	if cc.MustReval {
+		cc.SWR, cc.SIE = 0, 0
+	}
+	return cc
+}

@@ -1,0 +1,187 @@
+package composer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tessera-dev/tessera/templates"
+)
+
+// Slot markers look like <!--@slot:NAME--> or <!--@slot:NAME k=v k2=v2-->.
+var (
+	slotOpen  = []byte("<!--@slot:")
+	slotClose = []byte("-->")
+)
+
+// maxMarkerLen bounds one marker so a hostile fragment cannot make the parser
+// scan far for a close that never comes.
+const maxMarkerLen = 512
+
+// Marker is one parsed slot marker.
+type Marker struct {
+	Name   string
+	Params []Param
+}
+
+// Param is one k=v pair of a slot marker, passed to the fragment as a query
+// parameter.
+type Param struct{ Key, Value string }
+
+// Part is a piece of a layout: either static bytes or a slot marker.
+type Part struct {
+	Static []byte
+	Marker *Marker
+}
+
+// ErrBadMarker reports a slot marker that cannot be parsed.
+var ErrBadMarker = errors.New("bad slot marker")
+
+// ParseLayout splits HTML into static parts and slot markers. A marker that
+// is malformed is an error, so that a layout typo is caught at load time
+// rather than shipped as a literal comment.
+func ParseLayout(html []byte) ([]Part, error) {
+	var parts []Part
+	for len(html) > 0 {
+		i := bytes.Index(html, slotOpen)
+		if i < 0 {
+			parts = append(parts, Part{Static: html})
+			break
+		}
+		if i > 0 {
+			parts = append(parts, Part{Static: html[:i]})
+		}
+		rest := html[i+len(slotOpen):]
+		limit := rest
+		if len(limit) > maxMarkerLen {
+			limit = limit[:maxMarkerLen]
+		}
+		j := bytes.Index(limit, slotClose)
+		if j < 0 {
+			return nil, fmt.Errorf("%w: unterminated %q", ErrBadMarker, truncate(html[i:], 40))
+		}
+		m, err := parseMarker(string(rest[:j]))
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, Part{Marker: m})
+		html = rest[j+len(slotClose):]
+	}
+	return parts, nil
+}
+
+func parseMarker(s string) (*Marker, error) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("%w: no fragment name", ErrBadMarker)
+	}
+	m := &Marker{Name: fields[0]}
+	if !namePattern.MatchString(m.Name) {
+		return nil, fmt.Errorf("%w: fragment name %q must match %s", ErrBadMarker, truncate([]byte(m.Name), 40), namePattern)
+	}
+	for _, f := range fields[1:] {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || !valuePattern.MatchString(k) || !valuePattern.MatchString(v) {
+			return nil, fmt.Errorf("%w: parameter %q of %q must be key=value with %s", ErrBadMarker, truncate([]byte(f), 40), m.Name, valuePattern)
+		}
+		m.Params = append(m.Params, Param{Key: k, Value: v})
+	}
+	return m, nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// renderLayout produces a page's layout HTML: a built-in templ layout by
+// name, or an HTML file read relative to dir.
+func renderLayout(pc PageConfig, dir string) ([]byte, error) {
+	if mk, ok := templates.Layouts()[pc.Layout]; ok {
+		var buf bytes.Buffer
+		if err := mk(templates.LayoutData{Title: pc.Title, Path: pc.Path}).Render(context.Background(), &buf); err != nil {
+			return nil, fmt.Errorf("render layout %q: %w", pc.Layout, err)
+		}
+		return buf.Bytes(), nil
+	}
+	if !strings.HasSuffix(pc.Layout, ".html") {
+		return nil, fmt.Errorf("%q is neither a built-in layout (%s) nor an .html file", pc.Layout, strings.Join(sortedKeys(templates.Layouts()), ", "))
+	}
+	p := pc.Layout
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read layout: %w", err)
+	}
+	return b, nil
+}
+
+// compilePage parses a layout and binds its markers to fragments.
+func compilePage(pc PageConfig, html []byte, frags map[string]*Fragment) (*Page, error) {
+	parts, err := ParseLayout(html)
+	if err != nil {
+		return nil, err
+	}
+	p := &Page{Path: pc.Path, Title: pc.Title}
+	for _, part := range parts {
+		if part.Marker == nil {
+			p.parts = append(p.parts, pagePart{static: part.Static})
+			continue
+		}
+		s, err := bindSlot(part.Marker, frags)
+		if err != nil {
+			return nil, err
+		}
+		s.index = len(p.slots)
+		p.slots = append(p.slots, s)
+		p.parts = append(p.parts, pagePart{slot: s})
+		if s.Primary {
+			p.hasPrimary = true
+		}
+	}
+	if len(p.slots) == 0 {
+		return nil, fmt.Errorf("layout %q has no <!--@slot:NAME--> markers", pc.Layout)
+	}
+	return p, nil
+}
+
+// bindSlot resolves a marker to its fragment. The parameter "primary" is the
+// composer's own (primary=true|false); the others go to the fragment.
+func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
+	f, ok := frags[m.Name]
+	if !ok {
+		return nil, fmt.Errorf("slot %q names no declared fragment", m.Name)
+	}
+	s := &Slot{Fragment: f, Primary: f.Primary}
+	q := url.Values{}
+	for _, p := range m.Params {
+		if p.Key == "primary" {
+			s.Primary = p.Value == "true"
+			continue
+		}
+		if containsString(f.Vary, p.Key) {
+			return nil, fmt.Errorf("slot %q sets %q, which is a request input of that fragment", m.Name, p.Key)
+		}
+		q.Set(p.Key, p.Value)
+	}
+	s.params = q.Encode()
+	return s, nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

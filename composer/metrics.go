@@ -1,0 +1,113 @@
+package composer
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Cache results as counted in tessera_cache_results_total.
+const (
+	resultHit   = "hit"
+	resultMiss  = "miss"
+	resultStale = "stale"
+	resultError = "error"
+)
+
+// meters holds the composer's Prometheus series. Series are created once per
+// fragment or page and reused, so the hot path does not build label strings.
+type meters struct {
+	set   *metrics.Set
+	mu    sync.Mutex
+	frags map[string]*fragMeters
+	pages map[string]*metrics.PrometheusHistogram
+	redis *metrics.Counter
+}
+
+type fragMeters struct {
+	fetches                 *metrics.Counter
+	hit, miss, stale, error *metrics.Counter
+	served                  map[string]*metrics.Counter // stale, fallback, empty
+	fetchSeconds            *metrics.PrometheusHistogram
+	errMu                   sync.Mutex
+	errs                    map[string]*metrics.Counter
+	set                     *metrics.Set
+	name                    string
+}
+
+func newMeters(set *metrics.Set) *meters {
+	return &meters{
+		set:   set,
+		frags: make(map[string]*fragMeters),
+		pages: make(map[string]*metrics.PrometheusHistogram),
+		redis: set.GetOrCreateCounter("tessera_cache_errors_total"),
+	}
+}
+
+func (m *meters) fragment(name string) *fragMeters {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if fm, ok := m.frags[name]; ok {
+		return fm
+	}
+	l := `{fragment="` + name + `"`
+	res := func(r string) *metrics.Counter {
+		return m.set.GetOrCreateCounter(`tessera_cache_results_total` + l + `,result="` + r + `"}`)
+	}
+	fm := &fragMeters{
+		fetches:      m.set.GetOrCreateCounter(`tessera_fragment_fetches_total` + l + `}`),
+		hit:          res(resultHit),
+		miss:         res(resultMiss),
+		stale:        res(resultStale),
+		error:        res(resultError),
+		fetchSeconds: m.set.GetOrCreatePrometheusHistogram(`tessera_fragment_fetch_seconds` + l + `}`),
+		served:       map[string]*metrics.Counter{},
+		errs:         map[string]*metrics.Counter{},
+		set:          m.set,
+		name:         name,
+	}
+	for _, k := range []string{"stale", "fallback", "empty"} {
+		fm.served[k] = m.set.GetOrCreateCounter(`tessera_fragment_degraded_total` + l + `,served="` + k + `"}`)
+	}
+	m.frags[name] = fm
+	return fm
+}
+
+func (fm *fragMeters) result(r string) {
+	switch r {
+	case resultHit:
+		fm.hit.Inc()
+	case resultMiss:
+		fm.miss.Inc()
+	case resultStale:
+		fm.stale.Inc()
+	case resultError:
+		fm.error.Inc()
+	}
+}
+
+func (fm *fragMeters) fetchError(reason string) {
+	fm.errMu.Lock()
+	c, ok := fm.errs[reason]
+	if !ok {
+		c = fm.set.GetOrCreateCounter(`tessera_fragment_errors_total{fragment="` + fm.name + `",reason="` + reason + `"}`)
+		fm.errs[reason] = c
+	}
+	fm.errMu.Unlock()
+	c.Inc()
+}
+
+func (m *meters) page(path string) *metrics.PrometheusHistogram {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.pages[path]
+	if !ok {
+		h = m.set.GetOrCreatePrometheusHistogram(`tessera_page_seconds{page=` + strconv.Quote(path) + `}`)
+		m.pages[path] = h
+	}
+	return h
+}
+
+func sinceSeconds(t time.Time) float64 { return time.Since(t).Seconds() }

@@ -1,0 +1,220 @@
+package composer_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tessera-dev/tessera/composer"
+)
+
+func TestParseLayout(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []composer.Part
+		wantErr bool
+	}{
+		{name: "static only", in: "<p>x</p>", want: []composer.Part{{Static: []byte("<p>x</p>")}}},
+		{name: "one slot", in: "a<!--@slot:news-->b", want: []composer.Part{
+			{Static: []byte("a")}, {Marker: &composer.Marker{Name: "news"}}, {Static: []byte("b")},
+		}},
+		{name: "params", in: "<!--@slot:shows view=grid limit=12-->", want: []composer.Part{
+			{Marker: &composer.Marker{Name: "shows", Params: []composer.Param{{Key: "view", Value: "grid"}, {Key: "limit", Value: "12"}}}},
+		}},
+		{name: "ordinary comment kept", in: "<!-- hello -->", want: []composer.Part{{Static: []byte("<!-- hello -->")}}},
+		{name: "unterminated", in: "<!--@slot:news", wantErr: true},
+		{name: "bad name", in: "<!--@slot:../etc-->", wantErr: true},
+		{name: "empty name", in: "<!--@slot:-->", wantErr: true},
+		{name: "bad param", in: "<!--@slot:a x=<b>-->", wantErr: true},
+		{name: "param without value", in: "<!--@slot:a view-->", wantErr: true},
+		{name: "overlong marker", in: "<!--@slot:a " + strings.Repeat("k=v ", 200) + "-->", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := composer.ParseLayout([]byte(tt.in))
+			if tt.wantErr {
+				if !errors.Is(err, composer.ErrBadMarker) {
+					t.Fatalf("err = %v, want ErrBadMarker", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Fatalf("-want +got\n%s", d)
+			}
+		})
+	}
+}
+
+func FuzzParseLayout(f *testing.F) {
+	for _, s := range []string{"", "<!--@slot:a-->", "x<!--@slot:b k=v-->y<!--@slot:c-->", "<!--@slot:", "<!--@slot:a k-->"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		parts, err := composer.ParseLayout(in)
+		if err != nil {
+			return
+		}
+		// Reassembling static parts and markers must give back the input's
+		// static bytes in order, and every marker must have a valid name.
+		var static []byte
+		for _, p := range parts {
+			if p.Marker != nil {
+				if p.Marker.Name == "" || strings.ContainsAny(p.Marker.Name, " <>/") {
+					t.Fatalf("bad marker name %q", p.Marker.Name)
+				}
+				continue
+			}
+			if len(p.Static) == 0 {
+				t.Fatal("empty static part")
+			}
+			static = append(static, p.Static...)
+		}
+		if len(static) > len(in) {
+			t.Fatal("static parts longer than input")
+		}
+		if !bytes.Contains(in, []byte("<!--@slot:")) && !bytes.Equal(static, in) {
+			t.Fatal("input without markers not kept whole")
+		}
+	})
+}
+
+func TestParseCacheControl(t *testing.T) {
+	tests := []struct {
+		in   string
+		want composer.CacheControl
+		ttl  time.Duration
+	}{
+		{"public, max-age=60", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true}, time.Minute},
+		{"max-age=60, s-maxage=10", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true, SMaxAge: 10 * time.Second, HasSMax: true}, 10 * time.Second},
+		{`max-age="30", stale-while-revalidate=5, stale-if-error=600`, composer.CacheControl{MaxAge: 30 * time.Second, HasMaxAge: true, SWR: 5 * time.Second, SIE: 10 * time.Minute}, 30 * time.Second},
+		{"no-store", composer.CacheControl{NoStore: true}, 0},
+		{"max-age=60, no-cache", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true, NoCache: true}, 0},
+		{"max-age=-1", composer.CacheControl{}, 0},
+		{"max-age=abc, private", composer.CacheControl{Private: true}, 0},
+		{"max-age=60, must-revalidate, stale-if-error=60", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true, MustReval: true}, time.Minute},
+		{"", composer.CacheControl{}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got := composer.ParseCacheControl(tt.in)
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Fatalf("-want +got\n%s", d)
+			}
+			if got.TTL() != tt.ttl {
+				t.Fatalf("TTL %s, want %s", got.TTL(), tt.ttl)
+			}
+		})
+	}
+}
+
+func FuzzParseCacheControl(f *testing.F) {
+	f.Add("public, max-age=60, stale-while-revalidate=30")
+	f.Add(`s-maxage="5",,, no-store`)
+	f.Fuzz(func(t *testing.T, h string) {
+		cc := composer.ParseCacheControl(h)
+		if cc.TTL() < 0 || cc.SWR < 0 || cc.SIE < 0 {
+			t.Fatalf("negative duration from %q: %+v", h, cc)
+		}
+	})
+}
+
+func TestEntryRoundTrip(t *testing.T) {
+	e := &composer.Entry{Body: []byte("<p>hi</p>"), Version: "1.2.3", Stored: time.UnixMilli(1_700_000_000_123), MaxAge: 30 * time.Second, SWR: time.Minute, SIE: time.Hour}
+	got, err := composer.DecodeEntry(composer.AppendEntry(nil, e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(e, got); d != "" {
+		t.Fatalf("-want +got\n%s", d)
+	}
+	for _, bad := range [][]byte{nil, []byte("T"), []byte("X1xxxxxxxxxxxxxxxxxxxxxxx"), append(composer.AppendEntry(nil, e)[:22], 200)} {
+		if _, err := composer.DecodeEntry(bad); !errors.Is(err, composer.ErrBadEntry) {
+			t.Errorf("DecodeEntry(%q) err = %v", bad, err)
+		}
+	}
+}
+
+func FuzzDecodeEntry(f *testing.F) {
+	f.Add(composer.AppendEntry(nil, &composer.Entry{Body: []byte("x"), Version: "1.0.0", Stored: time.Now()}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := composer.DecodeEntry(b)
+		if err != nil {
+			return
+		}
+		again, err := composer.DecodeEntry(composer.AppendEntry(nil, e))
+		if err != nil || !bytes.Equal(again.Body, e.Body) || again.Version != e.Version {
+			t.Fatalf("re-encoding changed the entry: %v", err)
+		}
+	})
+}
+
+func TestConfigErrorsHaveLineAndField(t *testing.T) {
+	src := `fragments:
+  weather:
+    url: http://127.0.0.1:8082/
+    timeout: 3 seconds
+    vary: [planet]
+  news:
+    url: ftp://example
+    auth:
+      kind: kerberos
+pages:
+  - path: /
+    layout: nope
+`
+	cfg, err := composer.ParseConfig("tessera.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cfg.Compile("tessera.yaml", []byte(src), t.TempDir(), func(string) string { return "" })
+	var errs composer.ConfigErrors
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v, want ConfigErrors", err)
+	}
+	got := err.Error()
+	for _, want := range []string{
+		`tessera.yaml:4: fragments.weather.timeout: "3 seconds" is not a duration`,
+		`tessera.yaml:5: fragments.weather.vary[0]: "planet" is not a declared input`,
+		`tessera.yaml:7: fragments.news.url: "ftp://example" is not an http(s) URL`,
+		`tessera.yaml:9: fragments.news.auth.kind: "kerberos" is not one of none, bearer, hmac`,
+		`tessera.yaml:12: pages[0].layout:`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("errors lack %q; got:\n%s", want, got)
+		}
+	}
+}
+
+func TestConfigRejectsUnknownField(t *testing.T) {
+	_, err := composer.ParseConfig("t.yaml", []byte("fragments:\n  a:\n    url: http://x/\n    tll: 5s\n"))
+	if err == nil || !strings.Contains(err.Error(), "t.yaml:4") {
+		t.Fatalf("err = %v, want an unknown-field error on line 4", err)
+	}
+}
+
+func TestDefaultConfigCompiles(t *testing.T) {
+	cfg, err := composer.ParseConfig("tessera.yaml", composer.DefaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := cfg.Compile("tessera.yaml", composer.DefaultConfig, ".", func(string) string { return "s3cret" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/", "/shows", "/weather"} {
+		if site.Pages[p] == nil {
+			t.Errorf("page %s missing", p)
+		}
+	}
+	if n := len(site.Pages["/"].Slots()); n != 3 {
+		t.Errorf("home has %d slots, want 3", n)
+	}
+}

@@ -1,0 +1,141 @@
+package composer
+
+import (
+	"encoding/hex"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+)
+
+// requestIDs are the correlation ids of one page request, copied out of the
+// RequestCtx.
+type requestIDs struct {
+	requestID   string
+	traceparent string
+}
+
+// readRequestIDs takes the caller's X-Request-Id and traceparent when they
+// are well formed, and makes new ones otherwise.
+func readRequestIDs(rc *fasthttp.RequestCtx) requestIDs {
+	var ids requestIDs
+	if v := rc.Request.Header.Peek("X-Request-Id"); validRequestID(v) {
+		ids.requestID = string(v)
+	} else {
+		ids.requestID = newID(8)
+	}
+	if v := rc.Request.Header.Peek("traceparent"); validTraceparent(v) {
+		ids.traceparent = string(v)
+	} else {
+		ids.traceparent = "00-" + newID(16) + "-" + newID(8) + "-01"
+	}
+	return ids
+}
+
+func newID(n int) string {
+	var b [16]byte
+	for i := 0; i < n; i += 8 {
+		v := rand.Uint64()
+		for j := 0; j < 8 && i+j < n; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return hex.EncodeToString(b[:n])
+}
+
+func validRequestID(v []byte) bool {
+	if len(v) == 0 || len(v) > 128 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validTraceparent checks the W3C version-00 form:
+// 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>, ids not all zero.
+func validTraceparent(v []byte) bool {
+	if len(v) != 55 || v[0] != '0' || v[1] != '0' || v[2] != '-' || v[35] != '-' || v[52] != '-' {
+		return false
+	}
+	zeroTrace, zeroParent := true, true
+	for i, c := range v {
+		if i == 2 || i == 35 || i == 52 {
+			continue
+		}
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+		if c != '0' {
+			if i > 2 && i < 35 {
+				zeroTrace = false
+			} else if i > 35 && i < 52 {
+				zeroParent = false
+			}
+		}
+	}
+	return !zeroTrace && !zeroParent
+}
+
+// readInputs reads the site's declared inputs from the request: query
+// parameter, then cookie, then default. Values that do not match the input
+// pattern are ignored, so hostile values never reach a fragment or a key.
+func readInputs(rc *fasthttp.RequestCtx, inputs map[string]InputConfig) map[string]string {
+	if len(inputs) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(inputs))
+	for name, in := range inputs {
+		var v []byte
+		if in.Query != "" {
+			v = rc.QueryArgs().Peek(in.Query)
+		}
+		if !validValue(v) && in.Cookie != "" {
+			v = rc.Request.Header.Cookie(in.Cookie)
+		}
+		if validValue(v) {
+			out[name] = string(v)
+		} else if in.Default != "" {
+			out[name] = in.Default
+		}
+	}
+	return out
+}
+
+func validValue(v []byte) bool {
+	if len(v) == 0 || len(v) > 64 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// copyForwarded copies what fragment f may see: the headers and cookies its
+// config allows, plus the request id and trace context.
+func copyForwarded(rc *fasthttp.RequestCtx, f *Fragment, req *fetchRequest, ids requestIDs) {
+	req.headers = make([][2]string, 0, 2+len(f.ForwardHeaders))
+	req.headers = append(req.headers, [2]string{"X-Request-Id", ids.requestID}, [2]string{"traceparent", ids.traceparent})
+	for _, h := range f.ForwardHeaders {
+		if v := rc.Request.Header.Peek(h); len(v) > 0 && len(v) <= 4096 {
+			req.headers = append(req.headers, [2]string{h, string(v)})
+		}
+	}
+	for _, c := range f.ForwardCookies {
+		if v := rc.Request.Header.Cookie(c); len(v) > 0 && len(v) <= 4096 {
+			req.cookies = append(req.cookies, [2]string{c, string(v)})
+		}
+	}
+}
+
+// cacheKey names a fragment rendering: fragment, purge generation, and the
+// exact query the fragment was called with.
+func cacheKey(name string, gen uint64, query string) string {
+	return "tessera:f:" + name + ":" + strconv.FormatUint(gen, 10) + ":" + query
+}

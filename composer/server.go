@@ -1,0 +1,172 @@
+package composer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+)
+
+// ServerOptions configure the composer's HTTP front.
+type ServerOptions struct {
+	Composer *Composer
+	// Static is served under /static/.
+	Static fs.FS
+	// Metrics is written at /metrics (with process metrics).
+	Metrics *metrics.Set
+	// Ready reports the cache's health for /readyz; nil means no shared
+	// cache is in use.
+	Ready func(ctx context.Context) error
+	// Admin, when set, serves /_tessera/ (see NewAdmin).
+	Admin  fasthttp.RequestHandler
+	Logger *slog.Logger
+}
+
+// Handler returns the composer's root handler: pages, static assets,
+// health, readiness and metrics, with panic recovery.
+func Handler(o ServerOptions) fasthttp.RequestHandler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	var static fasthttp.RequestHandler
+	if o.Static != nil {
+		fsh := &fasthttp.FS{
+			FS:                 o.Static,
+			Root:               "",
+			PathRewrite:        fasthttp.NewPathPrefixStripper(len("/static")),
+			Compress:           true,
+			CompressBrotli:     true,
+			CacheDuration:      time.Hour,
+			AcceptByteRange:    false,
+			GenerateIndexPages: false,
+			PathNotFound: func(rc *fasthttp.RequestCtx) {
+				renderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such file.", "")
+			},
+		}
+		h := fsh.NewRequestHandler()
+		static = func(rc *fasthttp.RequestCtx) {
+			h(rc)
+			if rc.Response.StatusCode() == fasthttp.StatusOK {
+				rc.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=3600")
+			}
+		}
+	}
+	h := func(rc *fasthttp.RequestCtx) {
+		path := rc.Path()
+		switch {
+		case bytes.HasPrefix(path, []byte("/static/")) && static != nil:
+			static(rc)
+			return
+		case bytes.Equal(path, []byte("/healthz")):
+			rc.SetContentType("text/plain; charset=utf-8")
+			rc.SetBodyString("ok\n")
+			return
+		case bytes.Equal(path, []byte("/readyz")):
+			serveReady(rc, o.Ready)
+			return
+		case bytes.Equal(path, []byte("/metrics")):
+			rc.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+			if o.Metrics != nil {
+				o.Metrics.WritePrometheus(rc)
+			}
+			metrics.WriteProcessMetrics(rc)
+			return
+		case bytes.Equal(path, []byte("/favicon.ico")) && static != nil:
+			rc.Redirect("/static/favicon.svg", fasthttp.StatusMovedPermanently)
+			return
+		case bytes.HasPrefix(path, []byte("/_tessera/")) && o.Admin != nil:
+			o.Admin(rc)
+			return
+		}
+		if !rc.IsGet() && !rc.IsHead() {
+			if _, ok := o.Composer.Site().Pages[string(path)]; ok {
+				rc.Response.Header.Set(fasthttp.HeaderAllow, "GET, HEAD")
+				renderError(rc, fasthttp.StatusMethodNotAllowed, "Method not allowed", "Pages can only be read.", "")
+				return
+			}
+		}
+		if o.Composer.ServePage(rc, string(path)) {
+			return
+		}
+		renderError(rc, fasthttp.StatusNotFound, "Page not found", "We could not find the page you were looking for.", "")
+	}
+	return Recover(o.Logger, h)
+}
+
+// Recover turns a panic in h into a 500 error page and one log line;
+// fasthttp itself does not recover.
+func Recover(log *slog.Logger, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(rc *fasthttp.RequestCtx) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("panic serving request", "err", fmt.Sprint(p), "path", string(rc.Path()))
+				renderError(rc, fasthttp.StatusInternalServerError, "Something went wrong", "An internal error occurred.", "")
+			}
+		}()
+		h(rc)
+	}
+}
+
+func serveReady(rc *fasthttp.RequestCtx, ready func(context.Context) error) {
+	rc.SetContentType("application/json")
+	if ready == nil {
+		rc.SetBodyString(`{"status":"ok","cache":"memory"}` + "\n")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+	defer cancel()
+	if err := ready(ctx); err != nil {
+		// Pages are still served, fetched directly: degraded, not down.
+		rc.SetBodyString(`{"status":"degraded","cache":"redis","reason":"redis unreachable"}` + "\n")
+		return
+	}
+	rc.SetBodyString(`{"status":"ok","cache":"redis"}` + "\n")
+}
+
+// NewServer returns a fasthttp.Server with limits suited to the composer.
+func NewServer(h fasthttp.RequestHandler, log *slog.Logger) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:               h,
+		Name:                  "tessera",
+		ReadTimeout:           10 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           90 * time.Second,
+		ReadBufferSize:        16 << 10,
+		MaxRequestBodySize:    1 << 20,
+		NoDefaultServerHeader: true,
+		NoDefaultDate:         false,
+		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{log},
+	}
+}
+
+// Serve runs srv on ln until ctx is done, then shuts it down gracefully.
+func Serve(ctx context.Context, srv *fasthttp.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.ShutdownWithContext(sctx); err != nil {
+		return fmt.Errorf("composer: shutdown: %w", err)
+	}
+	return <-errc
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	if l.log != nil {
+		l.log.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
+	}
+}

@@ -1,0 +1,83 @@
+package composer
+
+import (
+	"time"
+)
+
+// Site is a compiled, validated configuration: what the composer serves.
+// It is immutable; a reload builds a new Site and swaps it in atomically.
+type Site struct {
+	Debug     bool
+	Inputs    map[string]InputConfig
+	Fragments map[string]*Fragment
+	Pages     map[string]*Page
+}
+
+// AuthKind is how the composer authenticates to a fragment service.
+type AuthKind int
+
+// The supported authentication kinds.
+const (
+	AuthNone AuthKind = iota
+	AuthBearer
+	AuthHMAC
+)
+
+func (k AuthKind) String() string {
+	switch k {
+	case AuthBearer:
+		return "bearer"
+	case AuthHMAC:
+		return "hmac"
+	default:
+		return "none"
+	}
+}
+
+// Fragment is one fragment service as the composer calls it.
+type Fragment struct {
+	Name string
+	URL  string
+	// TTL is how long a copy is fresh; when TTLSet is false the fragment's
+	// own Cache-Control decides.
+	TTL    time.Duration
+	TTLSet bool
+	// SWR is the stale-while-revalidate window after the TTL; SIE the
+	// stale-if-error window.
+	SWR, SIE       time.Duration
+	Timeout        time.Duration
+	Fallback       []byte
+	Primary        bool
+	MaxBytes       int
+	Vary           []string
+	ForwardHeaders []string
+	ForwardCookies []string
+	Auth           AuthKind
+	secret         string
+}
+
+// Page is a route with its compiled layout.
+type Page struct {
+	Path       string
+	Title      string
+	parts      []pagePart
+	slots      []*Slot
+	hasPrimary bool
+}
+
+// Slots lists the page's slots in document order.
+func (p *Page) Slots() []*Slot { return p.slots }
+
+// Slot is one place in a page where a fragment goes.
+type Slot struct {
+	Fragment *Fragment
+	Primary  bool
+	// params is the slot's own query (from the marker), already encoded.
+	params string
+	index  int
+}
+
+type pagePart struct {
+	static []byte
+	slot   *Slot
+}

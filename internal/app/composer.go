@@ -1,0 +1,192 @@
+// Package app wires Tessera's processes from their configuration: the
+// composer with its cache, and the built-in fragment services. The cmd/
+// mains parse flags and call into it; tests use it to start real servers on
+// free ports.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/memcache"
+	"github.com/tessera-dev/tessera/composer/rediscache"
+	"github.com/tessera-dev/tessera/web"
+)
+
+// ComposerOptions configure a composer process.
+type ComposerOptions struct {
+	// ConfigPath is the YAML config; empty means the built-in site.
+	ConfigPath string
+	// ConfigYAML, when set, is used instead of reading ConfigPath (layout
+	// files are then read relative to ConfigDir).
+	ConfigYAML []byte
+	ConfigDir  string
+	// Addr overrides the config's listen address.
+	Addr string
+	// RedisURL overrides the config's redis_url (after REDIS_URL).
+	RedisURL string
+	// Env reads environment variables (secrets, overrides); nil is os.Getenv.
+	Env func(string) string
+	// MemoryBytes bounds the in-process cache (0 = memcache default).
+	MemoryBytes uint64
+	Logger      *slog.Logger
+}
+
+// Composer is a running composer process.
+type Composer struct {
+	*composer.Composer
+	ln     net.Listener
+	srv    *fasthttp.Server
+	rdb    redis.UniversalClient
+	mem    *memcache.Cache
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	log    *slog.Logger
+}
+
+// LoadSite reads, checks and compiles a composer config.
+func LoadSite(o ComposerOptions) (*composer.Config, *composer.Site, error) {
+	env := o.Env
+	if env == nil {
+		env = os.Getenv
+	}
+	file, src, dir := "tessera.yaml (built-in)", o.ConfigYAML, o.ConfigDir
+	if src == nil && o.ConfigPath != "" {
+		b, err := os.ReadFile(o.ConfigPath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config: %w", err)
+		}
+		file, src, dir = o.ConfigPath, b, filepath.Dir(o.ConfigPath)
+	}
+	if src == nil {
+		src = composer.DefaultConfig
+	}
+	cfg, err := composer.ParseConfig(file, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.ApplyEnv(env)
+	if o.RedisURL != "" {
+		cfg.RedisURL = o.RedisURL
+	}
+	if o.Addr != "" {
+		cfg.Listen = o.Addr
+	}
+	site, err := cfg.Compile(file, src, dir, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, site, nil
+}
+
+// StartComposer loads the config, connects the cache and starts serving.
+// It returns once the listener is bound.
+func StartComposer(o ComposerOptions) (*Composer, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := o.Logger.With("component", "composer")
+	cfg, site, err := LoadSite(o)
+	if err != nil {
+		return nil, err
+	}
+	c := &Composer{log: log, done: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = c.Close()
+		}
+	}()
+	set := metrics.NewSet()
+	mem, err := memcache.New(o.MemoryBytes)
+	if err != nil {
+		return nil, err
+	}
+	c.mem = mem
+	var cache composer.Cache = mem
+	var ready func(context.Context) error
+	if cfg.RedisURL != "" {
+		rdb, err := rediscache.NewClient(cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		c.rdb = rdb
+		rc := rediscache.New(rdb, rediscache.Options{})
+		cache, ready = rc, rc.Ping
+		pctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		if err := rc.Ping(pctx); err != nil {
+			log.Warn("redis unreachable at start; serving without the shared cache until it answers", "err", err)
+		}
+		cancel()
+	}
+	comp, err := composer.New(composer.Options{Site: site, Cache: cache, Logger: log, Metrics: set})
+	if err != nil {
+		return nil, err
+	}
+	c.Composer = comp
+	h := composer.Handler(composer.ServerOptions{Composer: comp, Static: web.Static, Metrics: set, Ready: ready, Logger: log})
+	c.srv = composer.NewServer(h, log)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("composer: listen: %w", err)
+	}
+	c.ln = ln
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	go func() {
+		c.err = composer.Serve(ctx, c.srv, ln)
+		close(c.done)
+	}()
+	log.Info("composer listening", "addr", ln.Addr().String(), "pages", len(site.Pages), "fragments", len(site.Fragments), "cache", cacheKind(cfg.RedisURL))
+	ok = true
+	return c, nil
+}
+
+func cacheKind(redisURL string) string {
+	if redisURL == "" {
+		return "memory"
+	}
+	return "redis"
+}
+
+// Addr is the address the composer listens on.
+func (c *Composer) Addr() string { return c.ln.Addr().String() }
+
+// Wait blocks until the server stops and returns its error.
+func (c *Composer) Wait() error {
+	<-c.done
+	return c.err
+}
+
+// Close stops serving (gracefully), waits for background cache work and
+// closes the cache. It is safe after a partial start.
+func (c *Composer) Close() error {
+	var errs []error
+	if c.cancel != nil {
+		c.cancel()
+		errs = append(errs, c.Wait())
+		c.cancel = nil
+	}
+	if c.Composer != nil {
+		errs = append(errs, c.Composer.Close())
+	}
+	if c.rdb != nil {
+		errs = append(errs, c.rdb.Close())
+	}
+	if c.mem != nil {
+		errs = append(errs, c.mem.Close())
+	}
+	return errors.Join(errs...)
+}
