@@ -40,7 +40,7 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c, err := app.StartComposer(app.ComposerOptions{ConfigPath: *config, Addr: *addr, Logger: log})
+	c, err := app.StartComposer(app.ComposerOptions{ConfigPath: *config, Addr: *addr, Logger: log, Watch: true})
 	if err != nil {
 		return err
 	}

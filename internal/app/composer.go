@@ -38,6 +38,8 @@ type ComposerOptions struct {
 	RedisURL string
 	// Env reads environment variables (secrets, overrides); nil is os.Getenv.
 	Env func(string) string
+	// Watch reloads ConfigPath (and layouts beside it) when they change.
+	Watch bool
 	// MemoryBytes bounds the in-process cache (0 = memcache default).
 	MemoryBytes uint64
 	Logger      *slog.Logger
@@ -53,6 +55,7 @@ type Composer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
+	wwait  func()
 	log    *slog.Logger
 }
 
@@ -149,6 +152,13 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		c.err = composer.Serve(ctx, c.srv, ln)
 		close(c.done)
 	}()
+	if o.Watch && o.ConfigPath != "" && o.ConfigYAML == nil {
+		wait, err := watchConfig(ctx, o, comp.SetSite, log)
+		if err != nil {
+			return nil, fmt.Errorf("composer: watch config: %w", err)
+		}
+		c.wwait = wait
+	}
 	log.Info("composer listening", "addr", ln.Addr().String(), "pages", len(site.Pages), "fragments", len(site.Fragments), "cache", cacheKind(cfg.RedisURL))
 	ok = true
 	return c, nil
@@ -178,6 +188,9 @@ func (c *Composer) Close() error {
 		c.cancel()
 		errs = append(errs, c.Wait())
 		c.cancel = nil
+		if c.wwait != nil {
+			c.wwait()
+		}
 	}
 	if c.Composer != nil {
 		errs = append(errs, c.Composer.Close())
