@@ -36,6 +36,7 @@ type Composer struct {
 	tuning  atomic.Pointer[Tuning]
 	cache   Cache
 	up      upstream
+	brk     breakers
 	flight  singleflight.Group
 	refresh singleflight.Group
 	log     *slog.Logger
@@ -81,6 +82,10 @@ func (c *Composer) SetSite(s *Site) {
 	}
 	c.site.Store(s)
 }
+
+// BreakerState reports a fragment's circuit: "closed", "open",
+// "half-open", or "" when it has none yet.
+func (c *Composer) BreakerState(name string) string { return c.brk.state(name) }
 
 // Site returns the configuration in force.
 func (c *Composer) Site() *Site { return c.site.Load() }
@@ -368,10 +373,17 @@ func (r *pageRun) fetchSlot(sr *slotRun) {
 // stores it without holding the caller up.
 func (c *Composer) fetchAndStore(f *Fragment, req fetchRequest, key string) (*fetchResult, error) {
 	fm := c.m.fragment(f.Name)
-	fm.fetches.Inc()
 	start := time.Now()
-	res, err := c.up.fetch(f, &req, start.Add(f.Timeout))
-	fm.fetchSeconds.Update(sinceSeconds(start))
+	res, err := c.brk.get(f).run(f.Name, func() (*fetchResult, error) {
+		fm.fetches.Inc()
+		res, err := c.up.fetch(f, &req, start.Add(f.Timeout))
+		fm.fetchSeconds.Update(sinceSeconds(start))
+		return res, err
+	})
+	if errors.Is(err, ErrCircuitOpen) {
+		fm.fetchError("circuit_open")
+		return nil, err
+	}
 	if err != nil {
 		fm.fetchError(errorReason(err))
 		c.log.Warn("fragment fetch failed", "fragment", f.Name, "err", err, "dur", time.Since(start))

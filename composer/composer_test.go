@@ -446,3 +446,33 @@ func TestNotFoundAndMethod(t *testing.T) {
 		t.Fatalf("POST / = %d, want 405", resp.StatusCode)
 	}
 }
+
+func TestCircuitBreakerSkipsFailingFragment(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "fallback: '<p>A resting</p>'\nbreaker: {failures: 3, cooldown: 300ms}"})
+	e.a.SetStatus(500)
+	for range 3 {
+		if _, body := e.get("/"); !strings.Contains(body, "<p>A resting</p>") {
+			t.Fatalf("no fallback: %s", body)
+		}
+	}
+	if st := e.comp.BreakerState("a"); st != "open" {
+		t.Fatalf("breaker %q after 3 failures, want open", st)
+	}
+	before := e.a.Calls()
+	for range 5 {
+		if _, body := e.get("/"); !strings.Contains(body, "<p>A resting</p>") || !strings.Contains(body, "B1") {
+			t.Fatalf("open circuit page wrong: %s", body)
+		}
+	}
+	if n := e.a.Calls() - before; n != 0 {
+		t.Fatalf("fragment called %d times while its circuit was open", n)
+	}
+	e.a.SetStatus(200)
+	time.Sleep(350 * time.Millisecond) // cool-down over: one probe goes through
+	if _, body := e.get("/"); !strings.Contains(body, "A1") {
+		t.Fatalf("probe after cool-down did not restore the fragment: %s", body)
+	}
+	if st := e.comp.BreakerState("a"); st != "closed" {
+		t.Fatalf("breaker %q after a good probe, want closed", st)
+	}
+}

@@ -57,10 +57,19 @@ type FragmentConfig struct {
 	MaxBytes int `yaml:"max_bytes"`
 	// Vary lists the inputs the fragment's output depends on; they are sent
 	// as query parameters and are part of the cache key.
-	Vary           []string   `yaml:"vary"`
-	ForwardHeaders []string   `yaml:"forward_headers"`
-	ForwardCookies []string   `yaml:"forward_cookies"`
-	Auth           AuthConfig `yaml:"auth"`
+	Vary           []string      `yaml:"vary"`
+	ForwardHeaders []string      `yaml:"forward_headers"`
+	ForwardCookies []string      `yaml:"forward_cookies"`
+	Auth           AuthConfig    `yaml:"auth"`
+	Breaker        BreakerConfig `yaml:"breaker"`
+}
+
+// BreakerConfig tunes a fragment's circuit breaker: after Failures
+// consecutive failures the fragment is skipped (served stale or fallback at
+// once) for Cooldown, then probed with one request.
+type BreakerConfig struct {
+	Failures *int   `yaml:"failures"`
+	Cooldown string `yaml:"cooldown"`
 }
 
 // AuthConfig is how the composer authenticates to a fragment. Secrets are
@@ -386,6 +395,16 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		}
 		f.ForwardCookies = append(f.ForwardCookies, c)
 	}
+	f.BreakerFailures = DefaultBreakerFailures
+	if fc.Breaker.Failures != nil {
+		f.BreakerFailures = *fc.Breaker.Failures
+	} else if def.Breaker.Failures != nil {
+		f.BreakerFailures = *def.Breaker.Failures
+	}
+	if f.BreakerFailures < 0 || f.BreakerFailures > 1000 {
+		v.addf(path+".breaker.failures", "%d must be between 0 (off) and 1000", f.BreakerFailures)
+	}
+	f.BreakerCooldown = v.duration(path+".breaker.cooldown", pick(fc.Breaker.Cooldown, def.Breaker.Cooldown), DefaultBreakerCooldown, time.Hour, false)
 	auth := fc.Auth
 	if auth.Kind == "" {
 		auth = def.Auth

@@ -54,6 +54,10 @@ type Fragment struct {
 	ForwardCookies []string
 	Auth           AuthKind
 	secret         string
+	// BreakerFailures consecutive failures open the fragment's circuit for
+	// BreakerCooldown; 0 disables the breaker.
+	BreakerFailures int
+	BreakerCooldown time.Duration
 }
 
 // Page is a route with its compiled layout.
