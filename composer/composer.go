@@ -141,6 +141,8 @@ type pageRun struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	ids    requestIDs
+	inputs map[string]string
+	fwd    forwardable
 	slots  []slotRun
 	wg     sync.WaitGroup
 }
@@ -153,58 +155,35 @@ func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page) {
 	}
 	r.ctx, r.cancel = context.WithTimeout(context.Background(), budget+time.Second)
 	r.ids = readRequestIDs(rc)
-	inputs := readInputs(rc, site.Inputs)
+	r.inputs = readInputs(rc, site.Inputs)
+	r.fwd = readForwardable(rc, site)
 	r.slots = make([]slotRun, len(p.slots))
 	keys := make([]string, len(p.slots))
-	tun := c.tuning.Load()
 	for i, s := range p.slots {
-		q := slotQuery(s, inputs)
-		keys[i] = cacheKey(s.Fragment.Name, tun.generation(s.Fragment.Name), q)
-		r.slots[i] = slotRun{slot: s, key: keys[i], req: fetchRequest{url: buildURL(s.Fragment.URL, q)}}
-		copyForwarded(rc, s.Fragment, &r.slots[i].req, r.ids)
+		r.slots[i] = r.newSlotRun(s, nil)
+		keys[i] = r.slots[i].key
 	}
-	entries, err := c.cache.GetMulti(r.ctx, keys)
-	if err != nil {
-		c.m.redis.Inc()
-		c.log.Debug("cache lookup failed", "err", err, "page", p.Path)
-		entries = make([]*Entry, len(keys))
-	}
-	if c.nRecent.Load() > 0 {
-		for i, e := range entries {
-			if e == nil {
-				entries[i] = c.recentEntry(keys[i])
-			}
-		}
-	}
+	entries := r.lookup(keys)
 	now := time.Now()
 	sem := make(chan struct{}, c.fanOut)
 	for i := range r.slots {
 		sr := &r.slots[i]
-		f := sr.slot.Fragment
-		e := entries[i]
-		fr := c.freshness(f, e)
-		switch fr.state(e, now) {
-		case stateFresh:
-			sr.body, sr.result = e.Body, resultHit
-		case stateStale:
-			sr.body, sr.result, sr.served = e.Body, resultStale, "stale"
-			c.refreshInBackground(f, sr.req, sr.key)
-		case stateUsable:
-			sr.stale = e
-			fallthrough
-		default:
-			sr.done = make(chan struct{})
-			r.wg.Add(1)
-			go func() {
-				defer r.wg.Done()
+		ready := r.classify(sr, entries[i], now)
+		if ready && !hasMarker(sr.body) {
+			continue
+		}
+		sr.done = make(chan struct{})
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			defer close(sr.done)
+			if !ready {
 				sem <- struct{}{}
-				defer func() { <-sem }()
-				r.fetchSlot(sr)
-			}()
-		}
-		if sr.done == nil {
-			c.m.fragment(f.Name).result(sr.result)
-		}
+				r.resolve(sr)
+				<-sem
+			}
+			sr.body = r.nested(sr.body, []string{sr.slot.Fragment.Name})
+		}()
 	}
 	rc.Response.Header.SetContentType("text/html; charset=utf-8")
 	rc.Response.Header.Set("X-Request-Id", r.ids.requestID)
@@ -324,10 +303,30 @@ func (r *pageRun) failPrimary(rc *fasthttp.RequestCtx, sr *slotRun) {
 		"Part of this page could not be loaded. Please try again in a moment.", r.ids.requestID)
 }
 
-// fetchSlot resolves a slot that was not fresh in the cache. It always
-// completes within the fragment's timeout.
-func (r *pageRun) fetchSlot(sr *slotRun) {
-	defer close(sr.done)
+// classify sets a slot from its cache entry; it reports whether the slot is
+// ready (fresh, or stale inside its revalidation window) or must be fetched.
+func (r *pageRun) classify(sr *slotRun, e *Entry, now time.Time) bool {
+	f := sr.slot.Fragment
+	switch r.c.freshness(f, e).state(e, now) {
+	case stateFresh:
+		sr.body, sr.result = e.Body, resultHit
+	case stateStale:
+		sr.body, sr.result, sr.served = e.Body, resultStale, "stale"
+		r.c.refreshInBackground(f, sr.req, sr.key)
+	case stateUsable:
+		sr.stale = e
+		return false
+	default:
+		return false
+	}
+	r.c.m.fragment(f.Name).result(sr.result)
+	return true
+}
+
+// resolve fetches a slot that was not fresh in the cache, coalesced with
+// every other request for the same key. It returns within the fragment's
+// timeout, with the body, a stale copy, the fallback or a placeholder.
+func (r *pageRun) resolve(sr *slotRun) {
 	f := sr.slot.Fragment
 	fm := r.c.m.fragment(f.Name)
 	start := time.Now()

@@ -476,3 +476,24 @@ func TestCircuitBreakerSkipsFailingFragment(t *testing.T) {
 		t.Fatalf("breaker %q after a good probe, want closed", st)
 	}
 }
+
+func TestNestedFragments(t *testing.T) {
+	e := newEnv(t, nil)
+	e.a.SetBody(`<section data-fragment="a">A[<!--@slot:b view=mini-->]</section>`)
+	e.b.SetBody(`<i>B[<!--@slot:c-->]</i>`)
+	e.c.SetBody(`<b>C[<!--@slot:a-->|<!--@slot:nosuch-->]</b>`)
+	resp, body := e.get("/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	want := `A[<i>B[<b>C[<div class="frag-empty" data-fragment-empty="a" aria-hidden="true"></div>|<div class="frag-empty" data-fragment-empty="nosuch" aria-hidden="true"></div>]</b>]</i>]`
+	if !strings.Contains(body, want) {
+		t.Fatalf("nested composition wrong; want %s in\n%s", want, body)
+	}
+	// The cached copy is the fragment's own markup, resolved again on a hit.
+	e.waitCached(3)
+	_, again := e.get("/")
+	if !strings.Contains(again, want) {
+		t.Fatalf("nested composition from cache wrong:\n%s", again)
+	}
+}

@@ -117,23 +117,6 @@ func validValue(v []byte) bool {
 	return true
 }
 
-// copyForwarded copies what fragment f may see: the headers and cookies its
-// config allows, plus the request id and trace context.
-func copyForwarded(rc *fasthttp.RequestCtx, f *Fragment, req *fetchRequest, ids requestIDs) {
-	req.headers = make([][2]string, 0, 2+len(f.ForwardHeaders))
-	req.headers = append(req.headers, [2]string{"X-Request-Id", ids.requestID}, [2]string{"traceparent", ids.traceparent})
-	for _, h := range f.ForwardHeaders {
-		if v := rc.Request.Header.Peek(h); len(v) > 0 && len(v) <= 4096 {
-			req.headers = append(req.headers, [2]string{h, string(v)})
-		}
-	}
-	for _, c := range f.ForwardCookies {
-		if v := rc.Request.Header.Cookie(c); len(v) > 0 && len(v) <= 4096 {
-			req.cookies = append(req.cookies, [2]string{c, string(v)})
-		}
-	}
-}
-
 // cacheKey names a fragment rendering: fragment, purge generation, and the
 // exact query the fragment was called with.
 func cacheKey(name string, gen uint64, query string) string {
