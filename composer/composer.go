@@ -27,23 +27,27 @@ type Options struct {
 	Metrics *metrics.Set
 	// FanOut bounds concurrent fragment fetches per page (default 16).
 	FanOut int
+	// StreamAbove: a page whose outstanding fragments typically answer
+	// faster than this is sent whole rather than streamed (default 2ms).
+	StreamAbove time.Duration
 }
 
 // Composer serves pages stitched from fragments. It is safe for concurrent
 // use; the site can be swapped at run time with SetSite.
 type Composer struct {
-	site    atomic.Pointer[Site]
-	tuning  atomic.Pointer[Tuning]
-	cache   Cache
-	up      upstream
-	brk     breakers
-	flight  singleflight.Group
-	refresh singleflight.Group
-	log     *slog.Logger
-	m       *meters
-	fanOut  int
-	bg      sync.WaitGroup
-	closing atomic.Bool
+	site        atomic.Pointer[Site]
+	tuning      atomic.Pointer[Tuning]
+	cache       Cache
+	up          upstream
+	brk         breakers
+	flight      singleflight.Group
+	refresh     singleflight.Group
+	log         *slog.Logger
+	m           *meters
+	fanOut      int
+	streamAbove time.Duration
+	bg          sync.WaitGroup
+	closing     atomic.Bool
 	// recent holds entries fetched but possibly not yet visible in the
 	// cache (writes are asynchronous), so that a request arriving in that
 	// gap does not fetch again.
@@ -68,7 +72,10 @@ func New(o Options) (*Composer, error) {
 	if o.FanOut <= 0 {
 		o.FanOut = 16
 	}
-	c := &Composer{cache: o.Cache, log: o.Logger, m: newMeters(o.Metrics), fanOut: o.FanOut}
+	if o.StreamAbove <= 0 {
+		o.StreamAbove = 2 * time.Millisecond
+	}
+	c := &Composer{cache: o.Cache, log: o.Logger, m: newMeters(o.Metrics), fanOut: o.FanOut, streamAbove: o.StreamAbove}
 	c.tuning.Store(&Tuning{})
 	c.SetSite(o.Site)
 	return c, nil
@@ -205,20 +212,41 @@ func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page) {
 		}
 	}
 	pending := false
+	quick := true
 	for i := range r.slots {
 		if sr := &r.slots[i]; sr.done != nil {
 			select {
 			case <-sr.done:
 			default:
 				pending = true
+				if c.m.fragment(sr.slot.Fragment.Name).typical() >= c.streamAbove {
+					quick = false
+				}
 			}
 		}
 	}
-	if !pending {
+	switch {
+	case pending && quick && p.stream != streamAlways:
+		// Every fragment still out usually answers within streamAbove:
+		// one buffered response (one write, Content-Length, timings)
+		// costs less than streaming it in chunks. Waits stay bounded by
+		// each fragment's timeout.
+		for i := range r.slots {
+			if sr := &r.slots[i]; sr.done != nil {
+				<-sr.done
+			}
+		}
 		r.writeWhole(rc)
-		return
+	case !pending || p.stream == streamNever:
+		for i := range r.slots {
+			if sr := &r.slots[i]; sr.done != nil {
+				<-sr.done
+			}
+		}
+		r.writeWhole(rc)
+	default:
+		rc.SetBodyStreamWriter(r.stream)
 	}
-	rc.SetBodyStreamWriter(r.stream)
 }
 
 // writeWhole writes a page whose slots are all ready, with Content-Length,
@@ -330,12 +358,20 @@ func (r *pageRun) resolve(sr *slotRun) {
 	f := sr.slot.Fragment
 	fm := r.c.m.fragment(f.Name)
 	start := time.Now()
-	ch := r.c.flight.DoChan(sr.key, func() (any, error) {
+	fetch := func() (any, error) {
 		if e := r.c.recentEntry(sr.key); e != nil && r.c.freshness(f, e).state(e, time.Now()) == stateFresh {
 			return &fetchResult{body: e.Body, version: e.Version}, nil
 		}
 		return r.c.fetchAndStore(f, sr.req, sr.key)
-	})
+	}
+	var ch <-chan singleflight.Result
+	if r.c.freshness(f, nil).ttl > 0 || !f.TTLSet {
+		ch = r.c.flight.DoChan(sr.key, fetch)
+	} else {
+		// A fragment configured not to be cached is fetched per page:
+		// coalescing would share one page's answer with another.
+		ch = r.c.direct(fetch)
+	}
 	timer := time.NewTimer(f.Timeout)
 	defer timer.Stop()
 	select {
@@ -351,6 +387,7 @@ func (r *pageRun) resolve(sr *slotRun) {
 		sr.err = fmt.Errorf("%w: %s: page ended", ErrFragmentTimeout, f.Name)
 	}
 	sr.dur = time.Since(start)
+	fm.observe(sr.dur)
 	if sr.err == nil {
 		sr.result = resultMiss
 		fm.result(resultMiss)
@@ -428,6 +465,16 @@ func (c *Composer) recentEntry(key string) *Entry {
 }
 
 const recentLinger = 2 * time.Second
+
+// direct runs fetch on its own, delivering its result like DoChan does.
+func (c *Composer) direct(fetch func() (any, error)) <-chan singleflight.Result {
+	ch := make(chan singleflight.Result, 1)
+	go func() {
+		v, err := fetch()
+		ch <- singleflight.Result{Val: v, Err: err}
+	}()
+	return ch
+}
 
 // refreshInBackground refetches a stale key once per composer, and, where
 // the cache can lock, once across composers.

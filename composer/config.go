@@ -88,6 +88,9 @@ type PageConfig struct {
 	// Layout is a built-in layout name or a path to an HTML file (relative to
 	// the config file) with <!--@slot:NAME--> markers.
 	Layout string `yaml:"layout"`
+	// Stream is auto (default: stream when a fragment still out is
+	// typically slow), always, or never (buffer the whole page).
+	Stream string `yaml:"stream"`
 }
 
 // Built-in limits and defaults.
@@ -316,6 +319,16 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		p, err := compilePage(pc, html, site.Fragments)
 		if err != nil {
 			v.addf(path+".layout", "%v", err)
+			continue
+		}
+		switch pc.Stream {
+		case "", "auto":
+		case "always":
+			p.stream = streamAlways
+		case "never":
+			p.stream = streamNever
+		default:
+			v.addf(path+".stream", "%q is not one of auto, always, never", pc.Stream)
 			continue
 		}
 		site.Pages[pc.Path] = p

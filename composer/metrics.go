@@ -3,6 +3,7 @@ package composer
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -35,6 +36,33 @@ type fragMeters struct {
 	errs                    map[string]*metrics.Counter
 	set                     *metrics.Set
 	name                    string
+	// ewma is a moving average of how long the fragment takes to answer a
+	// page (nanoseconds), used to choose between streaming and buffering.
+	ewma atomic.Int64
+}
+
+// observe folds one answer time into the moving average (weight 1/8).
+func (fm *fragMeters) observe(d time.Duration) {
+	for {
+		old := fm.ewma.Load()
+		next := old + (int64(d)-old)/8
+		if old == 0 {
+			next = int64(d)
+		}
+		if fm.ewma.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// typical is the fragment's moving-average answer time; a fragment never
+// fetched yet counts as slow, so a first page streams.
+func (fm *fragMeters) typical() time.Duration {
+	v := fm.ewma.Load()
+	if v == 0 {
+		return time.Hour
+	}
+	return time.Duration(v)
 }
 
 func newMeters(set *metrics.Set) *meters {

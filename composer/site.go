@@ -67,7 +67,18 @@ type Page struct {
 	parts      []pagePart
 	slots      []*Slot
 	hasPrimary bool
+	stream     streamMode
 }
+
+// streamMode says whether a page streams: auto streams when an outstanding
+// fragment is typically slow; always and never force it.
+type streamMode int
+
+const (
+	streamAuto streamMode = iota
+	streamAlways
+	streamNever
+)
 
 // Slots lists the page's slots in document order.
 func (p *Page) Slots() []*Slot { return p.slots }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/tessera-dev/tessera/internal/app"
@@ -28,6 +29,7 @@ func run(args []string) error {
 	config := fs.String("config", app.Getenv(os.Getenv, "TESSERA_CONFIG", ""), "config file (default: the built-in site; env TESSERA_CONFIG)")
 	level := fs.String("log-level", app.Getenv(os.Getenv, "TESSERA_LOG_LEVEL", "info"), "debug, info, warn or error (env TESSERA_LOG_LEVEL)")
 	format := fs.String("log-format", app.Getenv(os.Getenv, "TESSERA_LOG_FORMAT", "json"), "json or text (env TESSERA_LOG_FORMAT)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -37,6 +39,17 @@ func run(args []string) error {
 	log, err := app.NewLogger(os.Stderr, *level, *format)
 	if err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -366,3 +366,5 @@ func durAttr(d *time.Duration) string {
 	}
 	return d.String()
 }
+
+var _ Settings = (*settings.Store)(nil)

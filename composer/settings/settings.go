@@ -174,8 +174,9 @@ func (s *Store) Purge(ctx context.Context, name string) (uint64, error) {
 // Watch keeps apply up to date with the tuning until ctx is done: it loads
 // once, then again on every change announced by any composer, after a
 // reconnect to Redis, and every Resync. apply is called from one goroutine
-// at a time. Watch returns when ctx is done; Redis failures are retried,
-// never returned.
+// at a time and must not call the Store. Writes through this Store reach
+// apply before they return. Watch returns when ctx is done; Redis failures
+// are retried and logged once per outage, never returned.
 func (s *Store) Watch(ctx context.Context, apply func(*composer.Tuning)) {
 	id := s.register(apply)
 	defer s.unregister(id)
