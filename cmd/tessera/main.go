@@ -1,0 +1,87 @@
+// Command tessera runs the whole Tessera site in one process — the composer
+// on :8080 and the headlines, weather and shows fragments on :8081-:8083 —
+// and is the operator's command line:
+//
+//	tessera                      run the site (in-process cache; REDIS_URL for Redis)
+//	tessera ttl list|set|clear   read and tune fragment TTLs on a running composer
+//	tessera purge NAME           drop every cached copy of a fragment
+//	tessera check FILE           validate a composer config
+//	tessera config               print the built-in config
+//	tessera new fragment NAME    scaffold a new fragment service
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/tessera-dev/tessera/internal/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "tessera:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") && args[0] != "serve" {
+		return command(ctx, args, stdout, stderr, getenv)
+	}
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
+	return serve(ctx, args, stdout, stderr, getenv)
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("tessera", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "composer listen address (default :8080)")
+	ha := fs.String("headlines-addr", app.DefaultHeadlinesAddr, "headlines fragment listen address")
+	wa := fs.String("weather-addr", app.DefaultWeatherAddr, "weather fragment listen address")
+	sa := fs.String("shows-addr", app.DefaultShowsAddr, "shows fragment listen address")
+	config := fs.String("config", app.Getenv(getenv, "TESSERA_CONFIG", ""), "composer config (default: the built-in site; env TESSERA_CONFIG)")
+	level := fs.String("log-level", app.Getenv(getenv, "TESSERA_LOG_LEVEL", "info"), "debug, info, warn or error (env TESSERA_LOG_LEVEL)")
+	format := fs.String("log-format", app.Getenv(getenv, "TESSERA_LOG_FORMAT", "text"), "text or json (env TESSERA_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := app.NewLogger(stderr, *level, *format)
+	if err != nil {
+		return err
+	}
+	secrets := app.DevSecrets(getenv)
+	if len(secrets.Generated) > 0 {
+		log.Info("made up secrets for this run; set them to fix them", "vars", strings.Join(secrets.Generated, ","))
+	}
+	site, err := app.StartSite(app.SiteOptions{
+		Composer: app.ComposerOptions{ConfigPath: *config, Addr: *addr, Env: secrets.Env(getenv), Logger: log, Watch: *config != ""},
+		Fragments: app.FragmentsOptions{
+			HeadlinesAddr: *ha, WeatherAddr: *wa, ShowsAddr: *sa,
+			Secrets: secrets, ShowsStore: app.Getenv(getenv, app.EnvShowsStore, app.DefaultShowsStore),
+			Logger: log,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Tessera is up: http://%s/\n", site.Composer.DisplayAddr())
+	<-ctx.Done()
+	log.Info("shutting down")
+	return site.Close()
+}
+
+func command(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	return fmt.Errorf("unknown command %q (try: tessera ttl list, tessera purge NAME, tessera check FILE, tessera config)", args[0])
+}

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"errors"
+	"net"
+	"strings"
+)
+
+// SiteOptions configure the whole site in one process: the built-in
+// fragments and a composer pointed at them.
+type SiteOptions struct {
+	Composer  ComposerOptions
+	Fragments FragmentsOptions
+}
+
+// Site is the whole site, running.
+type Site struct {
+	Composer  *Composer
+	Fragments *Fragments
+}
+
+// StartSite starts the fragments, then the composer. Fragment URLs in the
+// composer's config are pointed at the fragments' actual addresses, so
+// that ports chosen at run time (":0" in tests) work.
+func StartSite(o SiteOptions) (*Site, error) {
+	frags, err := StartFragments(o.Fragments)
+	if err != nil {
+		return nil, err
+	}
+	env := o.Composer.Env
+	if env == nil {
+		env = o.Fragments.Secrets.Env(func(string) string { return "" })
+	}
+	o.Composer.Env = func(k string) string {
+		for name := range frags.Addrs {
+			if k == fragmentURLEnv(name) {
+				if v := env(k); v != "" {
+					return v
+				}
+				return frags.URL(name)
+			}
+		}
+		return env(k)
+	}
+	comp, err := StartComposer(o.Composer)
+	if err != nil {
+		return nil, errors.Join(err, frags.Close())
+	}
+	return &Site{Composer: comp, Fragments: frags}, nil
+}
+
+// Close stops the composer, then the fragments.
+func (s *Site) Close() error {
+	return errors.Join(s.Composer.Close(), s.Fragments.Close())
+}
+
+func fragmentURLEnv(name string) string {
+	return "TESSERA_FRAGMENT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_URL"
+}
+
+// DisplayAddr is the composer's address as a person would type it: an
+// unspecified host is shown as 127.0.0.1.
+func (c *Composer) DisplayAddr() string { return loopbackAddr(c.Addr()) }
+
+// loopbackAddr turns a listening address into one to connect to: an
+// unspecified host (":8080", "[::]:8080") becomes 127.0.0.1.
+func loopbackAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
