@@ -91,9 +91,11 @@ type FragmentsOptions struct {
 // Fragments are the three built-in fragment services, running.
 type Fragments struct {
 	// Addrs maps a fragment name to its listening address.
-	Addrs  map[string]string
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	Addrs   map[string]string
+	cancel  context.CancelFunc
+	cancels map[string]context.CancelFunc
+	dones   map[string]chan struct{}
+	wg      sync.WaitGroup
 	mu     sync.Mutex
 	errs   []error
 }
@@ -152,13 +154,17 @@ func StartFragments(o FragmentsOptions) (*Fragments, error) {
 		lns = append(lns, ln)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &Fragments{Addrs: make(map[string]string), cancel: cancel}
+	f := &Fragments{Addrs: make(map[string]string), cancel: cancel, cancels: make(map[string]context.CancelFunc), dones: make(map[string]chan struct{})}
 	for i, s := range services {
 		f.Addrs[s.name] = lns[i].Addr().String()
+		sctx, scancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		f.cancels[s.name], f.dones[s.name] = scancel, done
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
-			if err := s.srv.Serve(ctx, lns[i]); err != nil {
+			defer close(done)
+			if err := s.srv.Serve(sctx, lns[i]); err != nil {
 				f.mu.Lock()
 				f.errs = append(f.errs, fmt.Errorf("%s: %w", s.name, err))
 				f.mu.Unlock()
@@ -170,6 +176,14 @@ func StartFragments(o FragmentsOptions) (*Fragments, error) {
 
 // URL is the fragment's base URL for the composer.
 func (f *Fragments) URL(name string) string { return "http://" + loopbackAddr(f.Addrs[name]) + "/" }
+
+// Stop stops one service (as an outage would) and waits for it.
+func (f *Fragments) Stop(name string) {
+	if cancel, ok := f.cancels[name]; ok {
+		cancel()
+		<-f.dones[name]
+	}
+}
 
 // Close stops the services gracefully and waits for them.
 func (f *Fragments) Close() error {

@@ -1,0 +1,37 @@
+// Package fragment serves one page fragment over HTTP: the building block of
+// a Tessera fragment service.
+//
+// A fragment service renders a single HTML snippet, addressed by query
+// parameters (for example ?city=london&view=widget). The composer fetches the
+// snippet, caches it and stitches it into a page. This package does the parts
+// every fragment service shares, so that writing one takes a few lines:
+//
+//   - it renders the snippet's templ component into a buffered response, so a
+//     failed render still turns into a clean error status;
+//   - it sets X-Fragment-Version (semver) and Cache-Control (max-age and an
+//     optional stale-while-revalidate window) on every snippet;
+//   - it verifies the composer's credentials: none, a bearer token, or an
+//     HMAC-signed request with a replay window (see [Auth]);
+//   - it serves /healthz (JSON, no credentials) and /metrics (Prometheus
+//     text format, one metrics set per service);
+//   - it recovers from panics, bounds request size and read/write time, logs
+//     through an injected [log/slog.Logger], and shuts down gracefully when
+//     the context given to [Server.ListenAndServe] or [Server.Serve] ends.
+//
+// A service may add its own routes with [Server.Handle] and
+// [Server.HandleJSON], each with its own [Auth].
+//
+// The composer side of the protocol is [SignRequest] and [SetBearer]: they
+// add the credentials that [Auth.Verify] checks.
+//
+// # Signed requests
+//
+// An HMAC-signed request carries two headers:
+//
+//	X-Tessera-Date: <unix seconds>
+//	X-Tessera-Signature: v1=<hex(hmac_sha256(secret, METHOD "\n" PATH "\n" RAWQUERY "\n" DATE))>
+//
+// PATH and RAWQUERY are the request target exactly as sent on the wire, split
+// at the first '?'. The server accepts a date at most [DefaultReplayWindow]
+// away from its own clock (configurable per [Auth]).
+package fragment

@@ -1,0 +1,153 @@
+package headlines
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/fragments/fragment"
+)
+
+// Name is the fragment's name: its data-fragment attribute.
+const Name = "headlines"
+
+// Version is the service's semantic version, sent as X-Fragment-Version.
+const Version = "1.4.0"
+
+// Views accepted in the view query parameter.
+const (
+	ViewHero = "hero"
+	ViewList = "list"
+)
+
+// secondaryCount is how many stories the hero view shows beside the lead.
+const secondaryCount = 4
+
+//go:embed data/headlines.json
+var feedJSON []byte
+
+// Config configures the headlines service.
+type Config struct {
+	// MaxAge is the snippet's Cache-Control max-age.
+	MaxAge time.Duration
+	// StaleWhileRevalidate is the snippet's stale-while-revalidate window.
+	StaleWhileRevalidate time.Duration
+	// ArticleBase prefixes a story's slug to make its link.
+	ArticleBase string
+	// Location is the time zone in which times are shown.
+	Location *time.Location
+}
+
+// DefaultConfig returns the configuration the service runs with unless
+// told otherwise.
+func DefaultConfig() Config {
+	return Config{
+		MaxAge:               30 * time.Second,
+		StaleWhileRevalidate: 60 * time.Second,
+		ArticleBase:          "/news/",
+		Location:             time.UTC,
+	}
+}
+
+// Story is one headline.
+type Story struct {
+	Slug       string    `json:"slug"`
+	Title      string    `json:"title"`
+	Standfirst string    `json:"standfirst"`
+	Section    string    `json:"section"`
+	Author     string    `json:"author"`
+	Published  time.Time `json:"published"`
+}
+
+// Stories returns the shipped feed, newest first.
+func Stories() ([]Story, error) {
+	var feed []Story
+	if err := json.Unmarshal(feedJSON, &feed); err != nil {
+		return nil, fmt.Errorf("headlines: decode feed: %w", err)
+	}
+	for i, s := range feed {
+		if s.Slug == "" || s.Title == "" || s.Section == "" || s.Published.IsZero() {
+			return nil, fmt.Errorf("headlines: story %d is incomplete", i)
+		}
+	}
+	sort.SliceStable(feed, func(i, j int) bool { return feed[i].Published.After(feed[j].Published) })
+	return feed, nil
+}
+
+// New returns the headlines fragment service.
+func New(cfg Config, log *slog.Logger) (*fragment.Server, error) {
+	feed, err := Stories()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{cfg: cfg, feed: feed}
+	return fragment.New(fragment.Config{
+		Name:                 Name,
+		Version:              Version,
+		MaxAge:               cfg.MaxAge,
+		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
+		Auth:                 fragment.NoAuth(),
+	}, log.With("component", Name), h.snippet)
+}
+
+type handler struct {
+	cfg  Config
+	feed []Story
+}
+
+// item is a story prepared for display.
+type item struct {
+	Story
+	Href       string
+	SectionKey string
+	When       string
+	Datetime   string
+}
+
+func (h *handler) item(s Story) item {
+	t := s.Published.In(h.cfg.Location)
+	return item{
+		Story:      s,
+		Href:       h.cfg.ArticleBase + s.Slug,
+		SectionKey: strings.ToLower(s.Section),
+		When:       t.Format("2 Jan, 15:04"),
+		Datetime:   t.Format(time.RFC3339),
+	}
+}
+
+func (h *handler) snippet(ctx *fasthttp.RequestCtx) (templ.Component, error) {
+	args := ctx.QueryArgs()
+	switch string(args.Peek("view")) {
+	case ViewList:
+		n := len(h.feed)
+		if v, err := strconv.Atoi(string(args.Peek("limit"))); err == nil && v > 0 && v < n {
+			n = v
+		}
+		items := make([]item, n)
+		for i := range items {
+			items[i] = h.item(h.feed[i])
+		}
+		return listView(items), nil
+	default:
+		n := min(len(h.feed), 1+secondaryCount)
+		items := make([]item, n)
+		for i := range items {
+			items[i] = h.item(h.feed[i])
+		}
+		return heroView(items[0], items[1:]), nil
+	}
+}
