@@ -96,8 +96,8 @@ type Fragments struct {
 	cancels map[string]context.CancelFunc
 	dones   map[string]chan struct{}
 	wg      sync.WaitGroup
-	mu     sync.Mutex
-	errs   []error
+	mu      sync.Mutex
+	errs    []error
 }
 
 // StartFragments starts headlines, weather and shows. It returns once all

@@ -74,4 +74,3 @@ func loopbackAddr(addr string) string {
 	}
 	return net.JoinHostPort(host, port)
 }
-
