@@ -489,8 +489,11 @@ func (c *Composer) refreshInBackground(f *Fragment, req fetchRequest, key string
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			ok, err := c.cache.TryLock(ctx, "refresh:"+key, 2*f.Timeout)
 			cancel()
-			if err == nil && !ok {
-				return nil, nil // another composer is refreshing it
+			if err != nil || !ok {
+				// Another composer is refreshing it, or the cache cannot
+				// say; a cache that cannot lock could not store the
+				// refreshed copy either.
+				return nil, nil
 			}
 			res := <-c.flight.DoChan(key, func() (any, error) { return c.fetchAndStore(f, req, key) })
 			return nil, res.Err

@@ -59,7 +59,7 @@ type site struct {
 	yaml  string
 }
 
-func newSite(t *testing.T, fragYAML string) *site {
+func newSite(t testing.TB, fragYAML string) *site {
 	t.Helper()
 	s := &site{dir: t.TempDir()}
 	for _, n := range []string{"a", "b", "c"} {
@@ -84,7 +84,7 @@ func newSite(t *testing.T, fragYAML string) *site {
 }
 
 // startComposer runs a composer on 127.0.0.1 with a Redis cache.
-func (s *site) startComposer(t *testing.T, redisURL string) string {
+func (s *site) startComposer(t testing.TB, redisURL string) string {
 	t.Helper()
 	cfg, err := composer.ParseConfig("t.yaml", []byte(s.yaml))
 	if err != nil {
@@ -304,4 +304,57 @@ func TestBlackholedRedisAddsAtMostItsTimeout(t *testing.T) {
 			t.Fatalf("page took %s with Redis black-holed", d)
 		}
 	}
+}
+
+// BenchmarkGetMulti reads three 3 KB fragments in one round trip.
+func BenchmarkGetMulti(b *testing.B) {
+	rs := redistest.Start(b)
+	rdb, err := rediscache.NewClient(rs.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rdb.Close()
+	c := rediscache.New(rdb, rediscache.Options{Timeout: time.Second})
+	ctx := context.Background()
+	keys := []string{"tessera:f:a:0:", "tessera:f:b:0:", "tessera:f:c:0:"}
+	for _, k := range keys {
+		if err := c.Set(ctx, k, &composer.Entry{Body: []byte(strings.Repeat("x", 3072)), Stored: time.Now(), MaxAge: time.Hour}, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			got, err := c.GetMulti(ctx, keys)
+			if err != nil || got[2] == nil {
+				b.Errorf("GetMulti: %v", err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkPageCachedRedis serves a page whose three fragments are all in
+// Redis, over loopback HTTP.
+func BenchmarkPageCachedRedis(b *testing.B) {
+	rs := redistest.Start(b)
+	s := newSite(b, "ttl: 1h")
+	base := s.startComposer(b, rs.URL())
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer client.CloseIdleConnections()
+	if _, body, err := getPage(client, base+"/"); err != nil || !wholePage(body) {
+		b.Fatalf("warm-up: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if code, body, err := getPage(client, base+"/"); err != nil || code != 200 || !wholePage(body) {
+				b.Errorf("page: %d %v", code, err)
+				return
+			}
+		}
+	})
 }
