@@ -22,13 +22,18 @@ import (
 	"syscall"
 
 	"github.com/tessera-dev/tessera/internal/app"
+	"github.com/tessera-dev/tessera/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, cli.ErrUsage):
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "tessera:", err)
 		os.Exit(1)
 	}
@@ -83,5 +88,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 }
 
 func command(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if cli.Handles(args[0]) {
+		return cli.Run(ctx, args, stdout, stderr, getenv)
+	}
 	return fmt.Errorf("unknown command %q (try: tessera ttl list, tessera purge NAME, tessera check FILE, tessera config)", args[0])
 }

@@ -99,7 +99,9 @@ func (s *site) startComposer(t testing.TB, redisURL string) string {
 		t.Fatal(err)
 	}
 	set := metrics.NewSet()
-	comp, err := composer.New(composer.Options{Site: st, Cache: rediscache.New(rdb, rediscache.Options{}), Metrics: set})
+	// A generous timeout: these tests count upstream fetches, and a lookup
+	// that times out on a loaded machine is (correctly) a miss.
+	comp, err := composer.New(composer.Options{Site: st, Cache: rediscache.New(rdb, rediscache.Options{Timeout: 500 * time.Millisecond}), Metrics: set})
 	if err != nil {
 		t.Fatal(err)
 	}

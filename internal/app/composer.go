@@ -19,10 +19,15 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/admin"
 	"github.com/tessera-dev/tessera/composer/memcache"
 	"github.com/tessera-dev/tessera/composer/rediscache"
+	"github.com/tessera-dev/tessera/composer/settings"
 	"github.com/tessera-dev/tessera/web"
 )
+
+// EnvAdminToken holds the bearer token of the admin API and dashboard.
+const EnvAdminToken = "TESSERA_ADMIN_TOKEN"
 
 // ComposerOptions configure a composer process.
 type ComposerOptions struct {
@@ -48,15 +53,20 @@ type ComposerOptions struct {
 // Composer is a running composer process.
 type Composer struct {
 	*composer.Composer
-	ln     net.Listener
-	srv    *fasthttp.Server
-	rdb    redis.UniversalClient
-	mem    *memcache.Cache
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
-	wwait  func()
-	log    *slog.Logger
+	ln  net.Listener
+	srv *fasthttp.Server
+	rdb redis.UniversalClient
+	mem *memcache.Cache
+	// Settings is the run-time tuning store (TTL overrides, purges) this
+	// composer watches: Redis when configured, else in-process.
+	Settings *settings.Store
+	wcancel  context.CancelFunc
+	wdone    chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
+	err      error
+	wwait    func()
+	log      *slog.Logger
 }
 
 // LoadSite reads, checks and compiles a composer config.
@@ -139,7 +149,33 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		return nil, err
 	}
 	c.Composer = comp
-	h := composer.Handler(composer.ServerOptions{Composer: comp, Static: web.Static, Metrics: set, Ready: ready, Logger: log})
+
+	slog := log.With("component", "settings")
+	if c.rdb != nil {
+		c.Settings = settings.NewRedis(c.rdb, settings.Options{Logger: slog})
+	} else {
+		c.Settings = settings.NewMemory(settings.Options{Logger: slog})
+	}
+	lctx, lcancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	if t, err := c.Settings.Load(lctx); err == nil {
+		comp.SetTuning(t) // the first pages already see the tuning
+	}
+	lcancel()
+	wctx, wcancel := context.WithCancel(context.Background())
+	c.wcancel, c.wdone = wcancel, make(chan struct{})
+	go func() {
+		defer close(c.wdone)
+		c.Settings.Watch(wctx, comp.SetTuning)
+	}()
+	env := o.Env
+	if env == nil {
+		env = os.Getenv
+	}
+	adminH, err := admin.New(admin.Options{Composer: comp, Settings: c.Settings, Token: env(EnvAdminToken), Logger: log.With("component", "admin")})
+	if err != nil {
+		return nil, err
+	}
+	h := composer.Handler(composer.ServerOptions{Composer: comp, Static: web.Static, Metrics: set, Ready: ready, Admin: adminH, Logger: log})
 	c.srv = composer.NewServer(h, log)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -194,6 +230,11 @@ func (c *Composer) Close() error {
 	}
 	if c.Composer != nil {
 		errs = append(errs, c.Composer.Close())
+	}
+	if c.wcancel != nil {
+		c.wcancel()
+		<-c.wdone
+		c.wcancel = nil
 	}
 	if c.rdb != nil {
 		errs = append(errs, c.rdb.Close())

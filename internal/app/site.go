@@ -1,9 +1,11 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"net"
 	"strings"
+	"sync"
 )
 
 // SiteOptions configure the whole site in one process: the built-in
@@ -23,6 +25,25 @@ type Site struct {
 // composer's config are pointed at the fragments' actual addresses, so
 // that ports chosen at run time (":0" in tests) work.
 func StartSite(o SiteOptions) (*Site, error) {
+	// The shows service announces a new show by purging the shows
+	// fragment in the composer's settings store, which every composer
+	// watches; the composer starts after the fragments, so the hook reads
+	// it late.
+	var comp *Composer
+	var mu sync.Mutex
+	if o.Fragments.OnShowsChange == nil {
+		o.Fragments.OnShowsChange = func(ctx context.Context) {
+			mu.Lock()
+			c := comp
+			mu.Unlock()
+			if c == nil {
+				return
+			}
+			if _, err := c.Settings.Purge(ctx, "shows"); err != nil {
+				c.log.Warn("announcing the new show failed; pages show it after the TTL", "fragment", "shows", "err", err)
+			}
+		}
+	}
 	frags, err := StartFragments(o.Fragments)
 	if err != nil {
 		return nil, err
@@ -42,11 +63,14 @@ func StartSite(o SiteOptions) (*Site, error) {
 		}
 		return env(k)
 	}
-	comp, err := StartComposer(o.Composer)
+	c, err := StartComposer(o.Composer)
 	if err != nil {
 		return nil, errors.Join(err, frags.Close())
 	}
-	return &Site{Composer: comp, Fragments: frags}, nil
+	mu.Lock()
+	comp = c
+	mu.Unlock()
+	return &Site{Composer: c, Fragments: frags}, nil
 }
 
 // Close stops the composer, then the fragments.

@@ -206,3 +206,35 @@ func TestHangingFragmentIsCutAtItsTimeout(t *testing.T) {
 		t.Errorf("headlines did not arrive before the shows timeout (%s)", timeout)
 	}
 }
+
+func TestNewShowAppearsAtOnce(t *testing.T) {
+	rs := redistest.Start(t)
+	env := map[string]string{"REDIS_URL": rs.URL(), "TESSERA_SHOWS_EDITOR_TOKEN": "editor-token"}
+	site := testSite(t, env)
+	base := "http://" + site.Composer.DisplayAddr()
+	if _, doc := getDoc(t, base+"/"); doc.Find(`[data-fragment="shows"]`).Length() != 1 {
+		t.Fatal("no shows fragment")
+	}
+	// The shows copy is now cached for its TTL (minutes).
+	waitFor(t, 2*time.Second, func() bool {
+		keys, _ := rs.Client(t).Keys(context.Background(), "tessera:f:shows:*").Result()
+		return len(keys) >= 1
+	})
+	req, _ := http.NewRequest(http.MethodPost, site.Fragments.URL("shows")+"shows",
+		strings.NewReader(`{"title":"Glacier Pilots","genre":"Adventure","year":2026,"episodes":6,"synopsis":"Bush pilots fly supplies onto the icefields of Alaska."}`))
+	req.Header.Set("Authorization", "Bearer editor-token")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("add show: %d", resp.StatusCode)
+	}
+	// The next page shows it: well within a second, not after the TTL.
+	waitFor(t, time.Second, func() bool {
+		_, doc := getDoc(t, base+"/")
+		return strings.Contains(doc.Find(`[data-fragment="shows"]`).Text(), "Glacier Pilots")
+	})
+}

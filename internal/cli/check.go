@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/tessera-dev/tessera/composer"
+)
+
+func (e *env) check(args []string) error {
+	c := newCommand("check", "[FILE...]", `
+Validates composer config files (default tessera.yaml) as the composer
+would load them: YAML, durations, URLs, inputs, layouts and their slots, and
+that every fragment's secret variable is set in this environment. Prints
+every problem found, one per line with its line number, or "FILE: ok".`, 0, 1<<10)
+	pos, err := c.parse(e, args)
+	if pos == nil {
+		return err
+	}
+	if len(pos) == 0 {
+		pos = []string{"tessera.yaml"}
+	}
+	var failed []error
+	for _, file := range pos {
+		if err := e.checkFile(file); err != nil {
+			failed = append(failed, err)
+		}
+	}
+	return errors.Join(failed...)
+}
+
+func (e *env) checkFile(file string) error {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	cfg, err := composer.ParseConfig(file, src)
+	if err == nil {
+		cfg.ApplyEnv(e.getenv)
+		var site *composer.Site
+		if site, err = cfg.Compile(file, src, filepath.Dir(file), e.getenv); err == nil {
+			_, err = fmt.Fprintf(e.stdout, "%s: ok (%d fragments, %d pages)\n", file, len(site.Fragments), len(site.Pages))
+			return err
+		}
+	}
+	var problems composer.ConfigErrors
+	if !errors.As(err, &problems) {
+		return fmt.Errorf("check %s: %w", file, err)
+	}
+	problems = withoutEchoes(problems, cfg)
+	for _, p := range problems {
+		fmt.Fprintln(e.stdout, p.Error())
+	}
+	if len(problems) == 1 {
+		return fmt.Errorf("%s: 1 problem", file)
+	}
+	return fmt.Errorf("%s: %d problems", file, len(problems))
+}
+
+func (e *env) config(args []string) error {
+	c := newCommand("config", "", `
+Prints the built-in site's config: the three fragments on their default
+ports and three pages. Save it with "tessera config > tessera.yaml", edit,
+and validate with "tessera check tessera.yaml".`, 0, 0)
+	pos, err := c.parse(e, args)
+	if pos == nil {
+		return err
+	}
+	_, err = e.stdout.Write(composer.DefaultConfig)
+	return err
+}
+
+// withoutEchoes drops the complaints of pages about a fragment that is
+// declared but was itself refused: the fragment's own problem says it all.
+func withoutEchoes(problems composer.ConfigErrors, cfg *composer.Config) composer.ConfigErrors {
+	if cfg == nil {
+		return problems
+	}
+	kept := problems[:0:0]
+	for _, p := range problems {
+		var name string
+		if _, err := fmt.Sscanf(p.Msg, "slot %q names no declared fragment", &name); err == nil {
+			if _, declared := cfg.Fragments[name]; declared {
+				continue
+			}
+		}
+		kept = append(kept, p)
+	}
+	if len(kept) == 0 {
+		return problems
+	}
+	return kept
+}
