@@ -5,7 +5,8 @@
 // TESSERA_SHOWS_SECRET is the HMAC key the composer signs requests with and
 // TESSERA_SHOWS_EDITOR_TOKEN the bearer token for POST /shows; the command
 // refuses to start without either. TESSERA_SHOWS_STORE is the file that
-// keeps added shows (default ./tessera-data/shows-added.jsonl).
+// keeps added shows (default ./tessera-data/shows-added.jsonl). With
+// REDIS_URL set, a new show is announced to every composer on that Redis.
 package main
 
 import (
@@ -19,6 +20,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/tessera-dev/tessera/composer/rediscache"
+	"github.com/tessera-dev/tessera/composer/settings"
 	"github.com/tessera-dev/tessera/fragments/shows"
 )
 
@@ -75,6 +78,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	if err := errors.Join(missing...); err != nil {
 		return err
+	}
+	if url := getenv("REDIS_URL"); url != "" {
+		// Announce a new show to every composer on this Redis: purging the
+		// shows fragment makes the next page fetch it again.
+		rdb, err := rediscache.NewClient(url)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		store := settings.NewRedis(rdb, settings.Options{Logger: log})
+		cfg.OnChange = func(ctx context.Context) {
+			if _, err := store.Purge(ctx, shows.Name); err != nil {
+				log.Warn("announcing the new show failed; pages show it after the TTL", slog.String("err", err.Error()))
+			}
+		}
 	}
 	srv, err := shows.New(cfg, log)
 	if err != nil {
