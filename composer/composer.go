@@ -12,6 +12,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -151,7 +152,7 @@ type pageRun struct {
 	inputs map[string]string
 	fwd    forwardable
 	slots  []slotRun
-	wg     sync.WaitGroup
+	g      errgroup.Group
 }
 
 func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page) {
@@ -172,7 +173,11 @@ func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page) {
 	}
 	entries := r.lookup(keys)
 	now := time.Now()
-	sem := make(chan struct{}, c.fanOut)
+	// Fan out: each slot goroutine writes only its own slotRun and records
+	// failures there (a page degrades, it does not fail), so the group
+	// never returns an error; it bounds concurrency and is waited for when
+	// the page ends.
+	r.g.SetLimit(c.fanOut)
 	for i := range r.slots {
 		sr := &r.slots[i]
 		ready := r.classify(sr, entries[i], now)
@@ -180,17 +185,14 @@ func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page) {
 			continue
 		}
 		sr.done = make(chan struct{})
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
+		r.g.Go(func() error {
 			defer close(sr.done)
 			if !ready {
-				sem <- struct{}{}
 				r.resolve(sr)
-				<-sem
 			}
 			sr.body = r.nested(sr.body, []string{sr.slot.Fragment.Name})
-		}()
+			return nil
+		})
 	}
 	rc.Response.Header.SetContentType("text/html; charset=utf-8")
 	rc.Response.Header.Set("X-Request-Id", r.ids.requestID)
@@ -313,7 +315,7 @@ func (r *pageRun) stream(w *bufio.Writer) {
 // finish ends the page: it stops outstanding waits and records metrics.
 func (r *pageRun) finish() {
 	r.cancel()
-	r.wg.Wait()
+	_ = r.g.Wait()
 	r.c.m.page(r.page.Path).Update(sinceSeconds(r.start))
 }
 
@@ -321,7 +323,7 @@ func (r *pageRun) finish() {
 // served at all.
 func (r *pageRun) failPrimary(rc *fasthttp.RequestCtx, sr *slotRun) {
 	r.cancel()
-	go func() { r.wg.Wait(); r.c.m.page(r.page.Path).Update(sinceSeconds(r.start)) }()
+	go func() { _ = r.g.Wait(); r.c.m.page(r.page.Path).Update(sinceSeconds(r.start)) }()
 	status := fasthttp.StatusBadGateway
 	if errors.Is(sr.err, ErrFragmentTimeout) {
 		status = fasthttp.StatusGatewayTimeout

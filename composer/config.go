@@ -334,6 +334,7 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		site.Pages[pc.Path] = p
 	}
 	if len(v.errs) > 0 {
+		sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
 		return nil, v.errs
 	}
 	return site, nil
