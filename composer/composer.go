@@ -29,7 +29,7 @@ type Options struct {
 	// FanOut bounds concurrent fragment fetches per page (default 16).
 	FanOut int
 	// StreamAbove: a page whose outstanding fragments typically answer
-	// faster than this is sent whole rather than streamed (default 2ms).
+	// faster than this is sent whole rather than streamed (default 10ms).
 	StreamAbove time.Duration
 }
 
@@ -74,7 +74,7 @@ func New(o Options) (*Composer, error) {
 		o.FanOut = 16
 	}
 	if o.StreamAbove <= 0 {
-		o.StreamAbove = 2 * time.Millisecond
+		o.StreamAbove = 10 * time.Millisecond
 	}
 	c := &Composer{cache: o.Cache, log: o.Logger, m: newMeters(o.Metrics), fanOut: o.FanOut, streamAbove: o.StreamAbove}
 	c.tuning.Store(&Tuning{})
@@ -135,6 +135,7 @@ type slotRun struct {
 	served string // "", "stale", "fallback", "empty"
 	err    error
 	dur    time.Duration
+	ready  bool          // the cache had a servable copy
 	done   chan struct{} // nil when the slot was ready at once
 }
 
@@ -173,24 +174,45 @@ func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page) {
 	}
 	entries := r.lookup(keys)
 	now := time.Now()
-	// Fan out: each slot goroutine writes only its own slotRun and records
-	// failures there (a page degrades, it does not fail), so the group
-	// never returns an error; it bounds concurrency and is waited for when
-	// the page ends.
-	r.g.SetLimit(c.fanOut)
+	// Which slots are still out, and whether the page should stream: it
+	// does when a fragment still out typically answers slower than
+	// streamAbove; otherwise one buffered response (one write,
+	// Content-Length, timings) costs less than chunks. Waits stay bounded
+	// by each fragment's timeout either way.
+	var pending []*slotRun
+	whole := p.stream != streamAlways
 	for i := range r.slots {
 		sr := &r.slots[i]
-		ready := r.classify(sr, entries[i], now)
-		if ready && !hasMarker(sr.body) {
+		sr.ready = r.classify(sr, entries[i], now)
+		if sr.ready && !hasMarker(sr.body) {
 			continue
 		}
 		sr.done = make(chan struct{})
+		pending = append(pending, sr)
+		if !sr.ready && c.m.fragment(sr.slot.Fragment.Name).typical() >= c.streamAbove {
+			whole = false
+		}
+	}
+	if p.stream == streamNever {
+		whole = true
+	}
+	// Fan out: each slot goroutine writes only its own slotRun and records
+	// failures there (a page degrades, it does not fail), so the group
+	// never returns an error; it bounds concurrency and is waited for when
+	// the page ends. A page sent whole runs its last slot on this
+	// goroutine, which would only wait otherwise.
+	r.g.SetLimit(c.fanOut)
+	inline := len(pending) - 1
+	if !whole || p.hasPrimary {
+		inline = -1
+	}
+	for i, sr := range pending {
+		if i == inline {
+			r.runSlot(sr)
+			continue
+		}
 		r.g.Go(func() error {
-			defer close(sr.done)
-			if !ready {
-				r.resolve(sr)
-			}
-			sr.body = r.nested(sr.body, []string{sr.slot.Fragment.Name})
+			r.runSlot(sr)
 			return nil
 		})
 	}
@@ -213,42 +235,24 @@ func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page) {
 			}
 		}
 	}
-	pending := false
-	quick := true
-	for i := range r.slots {
-		if sr := &r.slots[i]; sr.done != nil {
-			select {
-			case <-sr.done:
-			default:
-				pending = true
-				if c.m.fragment(sr.slot.Fragment.Name).typical() >= c.streamAbove {
-					quick = false
-				}
-			}
-		}
-	}
-	switch {
-	case pending && quick && p.stream != streamAlways:
-		// Every fragment still out usually answers within streamAbove:
-		// one buffered response (one write, Content-Length, timings)
-		// costs less than streaming it in chunks. Waits stay bounded by
-		// each fragment's timeout.
-		for i := range r.slots {
-			if sr := &r.slots[i]; sr.done != nil {
-				<-sr.done
-			}
-		}
-		r.writeWhole(rc)
-	case !pending || p.stream == streamNever:
-		for i := range r.slots {
-			if sr := &r.slots[i]; sr.done != nil {
-				<-sr.done
-			}
-		}
-		r.writeWhole(rc)
-	default:
+	if !whole {
 		rc.SetBodyStreamWriter(r.stream)
+		return
 	}
+	for _, sr := range pending {
+		<-sr.done
+	}
+	r.writeWhole(rc)
+}
+
+// runSlot resolves a slot that was not ready from the cache, and any
+// fragments nested in it, then marks it done.
+func (r *pageRun) runSlot(sr *slotRun) {
+	defer close(sr.done)
+	if !sr.ready {
+		r.resolve(sr)
+	}
+	sr.body = r.nested(sr.body, []string{sr.slot.Fragment.Name})
 }
 
 // writeWhole writes a page whose slots are all ready, with Content-Length,
@@ -371,8 +375,12 @@ func (r *pageRun) resolve(sr *slotRun) {
 		ch = r.c.flight.DoChan(sr.key, fetch)
 	} else {
 		// A fragment configured not to be cached is fetched per page:
-		// coalescing would share one page's answer with another.
-		ch = r.c.direct(fetch)
+		// coalescing would share one page's answer with another. The call
+		// is bounded by the fragment's timeout, so it runs right here.
+		v, err := fetch()
+		res := make(chan singleflight.Result, 1)
+		res <- singleflight.Result{Val: v, Err: err}
+		ch = res
 	}
 	timer := time.NewTimer(f.Timeout)
 	defer timer.Stop()
@@ -467,16 +475,6 @@ func (c *Composer) recentEntry(key string) *Entry {
 }
 
 const recentLinger = 2 * time.Second
-
-// direct runs fetch on its own, delivering its result like DoChan does.
-func (c *Composer) direct(fetch func() (any, error)) <-chan singleflight.Result {
-	ch := make(chan singleflight.Result, 1)
-	go func() {
-		v, err := fetch()
-		ch <- singleflight.Result{Val: v, Err: err}
-	}()
-	return ch
-}
 
 // refreshInBackground refetches a stale key once per composer, and, where
 // the cache can lock, once across composers.

@@ -36,18 +36,25 @@ type fragMeters struct {
 	errs                    map[string]*metrics.Counter
 	set                     *metrics.Set
 	name                    string
-	// ewma is a moving average of how long the fragment takes to answer a
-	// page (nanoseconds), used to choose between streaming and buffering.
+	// ewma is a low-biased moving average of how long the fragment takes
+	// to answer (nanoseconds): it falls fast and rises slowly, so it tracks
+	// the fragment's own latency rather than queueing under load. It
+	// chooses between streaming and buffering a page.
 	ewma atomic.Int64
 }
 
-// observe folds one answer time into the moving average (weight 1/8).
+// observe folds one answer time into the average: weight 1/2 when faster,
+// 1/32 when slower.
 func (fm *fragMeters) observe(d time.Duration) {
 	for {
 		old := fm.ewma.Load()
-		next := old + (int64(d)-old)/8
-		if old == 0 {
-			next = int64(d)
+		next := int64(d)
+		switch {
+		case old == 0:
+		case int64(d) < old:
+			next = old + (int64(d)-old)/2
+		default:
+			next = old + (int64(d)-old)/32
 		}
 		if fm.ewma.CompareAndSwap(old, next) {
 			return
