@@ -28,6 +28,9 @@ type Options struct {
 	Metrics *metrics.Set
 	// FanOut bounds concurrent fragment fetches per page (default 16).
 	FanOut int
+	// Observer, when set, is told how every page and slot was served
+	// (for tracing).
+	Observer Observer
 	// StreamAbove: a page whose outstanding fragments typically answer
 	// faster than this is sent whole rather than streamed (default 10ms).
 	StreamAbove time.Duration
@@ -47,6 +50,7 @@ type Composer struct {
 	m           *meters
 	fanOut      int
 	streamAbove time.Duration
+	observer    Observer
 	bg          sync.WaitGroup
 	closing     atomic.Bool
 	// recent holds entries fetched but possibly not yet visible in the
@@ -76,7 +80,7 @@ func New(o Options) (*Composer, error) {
 	if o.StreamAbove <= 0 {
 		o.StreamAbove = 10 * time.Millisecond
 	}
-	c := &Composer{cache: o.Cache, log: o.Logger, m: newMeters(o.Metrics), fanOut: o.FanOut, streamAbove: o.StreamAbove}
+	c := &Composer{cache: o.Cache, log: o.Logger, m: newMeters(o.Metrics), fanOut: o.FanOut, streamAbove: o.StreamAbove, observer: o.Observer}
 	c.tuning.Store(&Tuning{})
 	c.SetSite(o.Site)
 	return c, nil
@@ -135,7 +139,9 @@ type slotRun struct {
 	served string // "", "stale", "fallback", "empty"
 	err    error
 	dur    time.Duration
-	ready  bool          // the cache had a servable copy
+	ready  bool   // the cache had a servable copy
+	spanID string // the span of this slot's fetch, sent to the fragment
+	start  time.Time
 	done   chan struct{} // nil when the slot was ready at once
 }
 
@@ -321,17 +327,42 @@ func (r *pageRun) finish() {
 	r.cancel()
 	_ = r.g.Wait()
 	r.c.m.page(r.page.Path).Update(sinceSeconds(r.start))
+	r.report(200)
+}
+
+// report tells the observer, if any, how the page and each slot went.
+func (r *pageRun) report(status int) {
+	obs := r.c.observer
+	if obs == nil {
+		return
+	}
+	for i := range r.slots {
+		sr := &r.slots[i]
+		start := sr.start
+		if start.IsZero() {
+			start = r.start
+		}
+		obs.ObserveSlot(SlotEvent{
+			Page: r.page.Path, Fragment: sr.slot.Fragment.Name, RequestID: r.ids.requestID,
+			TraceID: r.ids.traceID, SpanID: sr.spanID, ParentID: r.ids.spanID,
+			Result: sr.result, Served: sr.served, Start: start, Dur: sr.dur, Err: sr.err,
+		})
+	}
+	obs.ObservePage(PageEvent{
+		Page: r.page.Path, RequestID: r.ids.requestID, TraceID: r.ids.traceID, SpanID: r.ids.spanID,
+		ParentID: r.ids.parentID, Status: status, Start: r.start, Dur: time.Since(r.start),
+	})
 }
 
 // failPrimary answers with an error page: a primary fragment could not be
 // served at all.
 func (r *pageRun) failPrimary(rc *fasthttp.RequestCtx, sr *slotRun) {
 	r.cancel()
-	go func() { _ = r.g.Wait(); r.c.m.page(r.page.Path).Update(sinceSeconds(r.start)) }()
 	status := fasthttp.StatusBadGateway
 	if errors.Is(sr.err, ErrFragmentTimeout) {
 		status = fasthttp.StatusGatewayTimeout
 	}
+	go func() { _ = r.g.Wait(); r.c.m.page(r.page.Path).Update(sinceSeconds(r.start)); r.report(status) }()
 	r.c.log.Warn("primary fragment unavailable", "page", r.page.Path, "fragment", sr.slot.Fragment.Name, "err", sr.err, "request_id", r.ids.requestID)
 	renderError(rc, status, "This page is temporarily unavailable",
 		"Part of this page could not be loaded. Please try again in a moment.", r.ids.requestID)
@@ -364,6 +395,7 @@ func (r *pageRun) resolve(sr *slotRun) {
 	f := sr.slot.Fragment
 	fm := r.c.m.fragment(f.Name)
 	start := time.Now()
+	sr.start = start
 	fetch := func() (any, error) {
 		if e := r.c.recentEntry(sr.key); e != nil && r.c.freshness(f, e).state(e, time.Now()) == stateFresh {
 			return &fetchResult{body: e.Body, version: e.Version}, nil
@@ -429,6 +461,11 @@ func (c *Composer) fetchAndStore(f *Fragment, req fetchRequest, key string) (*fe
 	if errors.Is(err, ErrCircuitOpen) {
 		fm.fetchError("circuit_open")
 		return nil, err
+	}
+	if err != nil {
+		fm.record(time.Since(start), "", err)
+	} else {
+		fm.record(time.Since(start), res.version, nil)
 	}
 	if err != nil {
 		fm.fetchError(errorReason(err))

@@ -362,7 +362,8 @@ func TestForwardsOnlyAllowedHeadersAndCookies(t *testing.T) {
 	if len(h.Cookie("session")) != 0 || len(h.Peek("X-Private")) != 0 {
 		t.Fatalf("disallowed values reached the fragment: %s", h.String())
 	}
-	if got := string(h.Peek("traceparent")); got != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
+	// Same trace, with the composer's own span as the parent.
+	if got := string(h.Peek("traceparent")); !strings.HasPrefix(got, "00-0af7651916cd43dd8448eb211c80319c-") || strings.Contains(got, "b7ad6b7169203331") || !strings.HasSuffix(got, "-01") || len(got) != 55 {
 		t.Fatalf("traceparent %q", got)
 	}
 	if len(h.Peek("X-Request-Id")) == 0 {
@@ -495,5 +496,27 @@ func TestNestedFragments(t *testing.T) {
 	_, again := e.get("/")
 	if !strings.Contains(again, want) {
 		t.Fatalf("nested composition from cache wrong:\n%s", again)
+	}
+}
+
+func TestStatsReportVersionsLatencyAndErrors(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "ttl: 0s"})
+	for range 3 {
+		e.get("/")
+	}
+	e.a.SetStatus(500)
+	e.get("/")
+	st := e.comp.Stats("a")
+	if st.Versions["1.0.0"] != 3 {
+		t.Errorf("versions %v, want 3 answers of 1.0.0", st.Versions)
+	}
+	if st.P50 <= 0 || st.P99 < st.P50 {
+		t.Errorf("p50 %s p99 %s", st.P50, st.P99)
+	}
+	if st.FetchErrors != 1 || !strings.Contains(st.LastError, "500") || st.LastErrorAt.IsZero() {
+		t.Errorf("errors %d, last %q at %s", st.FetchErrors, st.LastError, st.LastErrorAt)
+	}
+	if st.Breaker != "closed" {
+		t.Errorf("breaker %q", st.Breaker)
 	}
 }

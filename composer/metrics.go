@@ -41,6 +41,37 @@ type fragMeters struct {
 	// the fragment's own latency rather than queueing under load. It
 	// chooses between streaming and buffering a page.
 	ewma atomic.Int64
+
+	recMu     sync.Mutex
+	durs      [256]time.Duration // recent upstream answer times, a ring
+	ndurs     int
+	versions  map[string]uint64 // answers per X-Fragment-Version
+	lastErr   string
+	lastErrAt time.Time
+}
+
+// maxVersions bounds how many distinct versions are remembered.
+const maxVersions = 32
+
+// record notes one upstream answer: its time, its version or its error.
+func (fm *fragMeters) record(d time.Duration, version string, err error) {
+	fm.recMu.Lock()
+	defer fm.recMu.Unlock()
+	fm.durs[fm.ndurs%len(fm.durs)] = d
+	fm.ndurs++
+	if err != nil {
+		fm.lastErr, fm.lastErrAt = err.Error(), time.Now()
+		return
+	}
+	if version == "" {
+		version = "unknown"
+	}
+	if fm.versions == nil {
+		fm.versions = make(map[string]uint64)
+	}
+	if _, ok := fm.versions[version]; ok || len(fm.versions) < maxVersions {
+		fm.versions[version]++
+	}
 }
 
 // observe folds one answer time into the average: weight 1/2 when faster,

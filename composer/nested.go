@@ -50,12 +50,13 @@ func (r *pageRun) newSlotRun(s *Slot, _ []string) slotRun {
 	f := s.Fragment
 	q := slotQuery(s, r.inputs)
 	sr := slotRun{
-		slot: s,
-		key:  cacheKey(f.Name, r.c.tuning.Load().generation(f.Name), q),
-		req:  fetchRequest{url: buildURL(f.URL, q)},
+		slot:   s,
+		key:    cacheKey(f.Name, r.c.tuning.Load().generation(f.Name), q),
+		req:    fetchRequest{url: buildURL(f.URL, q)},
+		spanID: newID(8),
 	}
 	sr.req.headers = make([][2]string, 0, 2+len(f.ForwardHeaders))
-	sr.req.headers = append(sr.req.headers, [2]string{"X-Request-Id", r.ids.requestID}, [2]string{"traceparent", r.ids.traceparent})
+	sr.req.headers = append(sr.req.headers, [2]string{"X-Request-Id", r.ids.requestID}, [2]string{"traceparent", r.ids.traceparent(sr.spanID)})
 	for _, h := range f.ForwardHeaders {
 		if v, ok := r.fwd.headers[h]; ok {
 			sr.req.headers = append(sr.req.headers, [2]string{h, v})

@@ -9,10 +9,14 @@ import (
 )
 
 // requestIDs are the correlation ids of one page request, copied out of the
-// RequestCtx.
+// RequestCtx: the request id, and the W3C trace context with the page's own
+// span (its parent is the caller's span, when there is one).
 type requestIDs struct {
-	requestID   string
-	traceparent string
+	requestID string
+	traceID   string
+	parentID  string // the caller's span, "" when the trace starts here
+	spanID    string // the page's span
+	flags     string
 }
 
 // readRequestIDs takes the caller's X-Request-Id and traceparent when they
@@ -25,11 +29,17 @@ func readRequestIDs(rc *fasthttp.RequestCtx) requestIDs {
 		ids.requestID = newID(8)
 	}
 	if v := rc.Request.Header.Peek("traceparent"); validTraceparent(v) {
-		ids.traceparent = string(v)
+		ids.traceID, ids.parentID, ids.flags = string(v[3:35]), string(v[36:52]), string(v[53:55])
 	} else {
-		ids.traceparent = "00-" + newID(16) + "-" + newID(8) + "-01"
+		ids.traceID, ids.flags = newID(16), "01"
 	}
+	ids.spanID = newID(8)
 	return ids
+}
+
+// traceparent is the header value for a call made within span spanID.
+func (ids requestIDs) traceparent(spanID string) string {
+	return "00-" + ids.traceID + "-" + spanID + "-" + ids.flags
 }
 
 func newID(n int) string {
