@@ -372,6 +372,9 @@ func (r *pageRun) failPrimary(rc *fasthttp.RequestCtx, sr *slotRun) {
 // ready (fresh, or stale inside its revalidation window) or must be fetched.
 func (r *pageRun) classify(sr *slotRun, e *Entry, now time.Time) bool {
 	f := sr.slot.Fragment
+	if e != nil && !f.acceptsVersion(e.Version) {
+		e = nil
+	}
 	switch r.c.freshness(f, e).state(e, now) {
 	case stateFresh:
 		sr.body, sr.result = e.Body, resultHit

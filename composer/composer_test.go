@@ -520,3 +520,19 @@ func TestStatsReportVersionsLatencyAndErrors(t *testing.T) {
 		t.Errorf("breaker %q", st.Breaker)
 	}
 }
+
+func TestVersionOutsideRangeIsNotUsed(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "version: ^1.2\nfallback: '<p>A old</p>'"})
+	e.a.SetVersion("2.0.0")
+	if _, body := e.get("/"); strings.Contains(body, "A1") || !strings.Contains(body, "<p>A old</p>") {
+		t.Fatalf("answer of version 2.0.0 used despite ^1.2: %s", body)
+	}
+	_, m := e.get("/metrics")
+	if !strings.Contains(m, `tessera_fragment_errors_total{fragment="a",reason="version"} 1`) {
+		t.Error("version rejection not counted")
+	}
+	e.a.SetVersion("1.4.1")
+	if _, body := e.get("/"); !strings.Contains(body, "A1") {
+		t.Fatalf("answer of version 1.4.1 not used: %s", body)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 )
@@ -62,6 +63,9 @@ type FragmentConfig struct {
 	ForwardCookies []string      `yaml:"forward_cookies"`
 	Auth           AuthConfig    `yaml:"auth"`
 	Breaker        BreakerConfig `yaml:"breaker"`
+	// Version constrains the X-Fragment-Version the composer accepts
+	// (semver range, e.g. "^1.2"); an answer outside it is not used.
+	Version string `yaml:"version"`
 }
 
 // BreakerConfig tunes a fragment's circuit breaker: after Failures
@@ -408,6 +412,14 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 			continue
 		}
 		f.ForwardCookies = append(f.ForwardCookies, c)
+	}
+	if fc.Version != "" {
+		c, err := semver.NewConstraint(fc.Version)
+		if err != nil {
+			v.addf(path+".version", "%q is not a semver range (e.g. ^1.2, ~2.0.1, >=1.0 <2)", fc.Version)
+		} else {
+			f.Version, f.versionRange = fc.Version, c
+		}
 	}
 	f.BreakerFailures = DefaultBreakerFailures
 	if fc.Breaker.Failures != nil {

@@ -22,6 +22,7 @@ var (
 	ErrFragmentTooLarge = errors.New("fragment body too large")
 	ErrFragmentType     = errors.New("fragment sent a non-HTML content type")
 	ErrFragmentFetch    = errors.New("fragment fetch failed")
+	ErrFragmentVersion  = errors.New("fragment version outside the accepted range")
 )
 
 // errorReason names an error for metrics and logs.
@@ -35,6 +36,8 @@ func errorReason(err error) string {
 		return "too_large"
 	case errors.Is(err, ErrFragmentType):
 		return "content_type"
+	case errors.Is(err, ErrFragmentVersion):
+		return "version"
 	default:
 		return "fetch"
 	}
@@ -138,6 +141,9 @@ func (u *upstream) fetch(f *Fragment, fr *fetchRequest, deadline time.Time) (*fe
 		body:    append([]byte(nil), body...),
 		version: sanitizeVersion(resp.Header.Peek("X-Fragment-Version")),
 		cc:      ParseCacheControl(string(resp.Header.Peek(fasthttp.HeaderCacheControl))),
+	}
+	if !f.acceptsVersion(res.version) {
+		return nil, fmt.Errorf("%w: %s answered %q, config wants %s", ErrFragmentVersion, f.Name, res.version, f.Version)
 	}
 	res.shareable = !res.cc.NoStore && !res.cc.Private && len(resp.Header.PeekAll(fasthttp.HeaderSetCookie)) == 0
 	return res, nil

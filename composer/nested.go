@@ -51,7 +51,7 @@ func (r *pageRun) newSlotRun(s *Slot, _ []string) slotRun {
 	q := slotQuery(s, r.inputs)
 	sr := slotRun{
 		slot:   s,
-		key:    cacheKey(f.Name, r.c.tuning.Load().generation(f.Name), q),
+		key:    cacheKey(f, r.c.tuning.Load().generation(f.Name), q),
 		req:    fetchRequest{url: buildURL(f.URL, q)},
 		spanID: newID(8),
 	}

@@ -3,6 +3,7 @@ package composer
 import (
 	"encoding/hex"
 	"math/rand/v2"
+	"net/url"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -127,8 +128,13 @@ func validValue(v []byte) bool {
 	return true
 }
 
-// cacheKey names a fragment rendering: fragment, purge generation, and the
-// exact query the fragment was called with.
-func cacheKey(name string, gen uint64, query string) string {
-	return "tessera:f:" + name + ":" + strconv.FormatUint(gen, 10) + ":" + query
+// cacheKey names a fragment rendering: fragment, purge generation, the
+// accepted version range (so that changing it never serves markup of the
+// old range), and the exact query the fragment was called with.
+func cacheKey(f *Fragment, gen uint64, query string) string {
+	v := f.Version
+	if v == "" {
+		v = "*"
+	}
+	return "tessera:f:" + f.Name + ":" + strconv.FormatUint(gen, 10) + ":" + url.QueryEscape(v) + ":" + query
 }

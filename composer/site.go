@@ -2,6 +2,8 @@ package composer
 
 import (
 	"time"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // Site is a compiled, validated configuration: what the composer serves.
@@ -58,6 +60,18 @@ type Fragment struct {
 	// BreakerCooldown; 0 disables the breaker.
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	// Version is the accepted version range ("" accepts any).
+	Version      string
+	versionRange *semver.Constraints
+}
+
+// acceptsVersion reports whether an answer of version v may be used.
+func (f *Fragment) acceptsVersion(v string) bool {
+	if f.versionRange == nil {
+		return true
+	}
+	sv, err := semver.StrictNewVersion(v)
+	return err == nil && f.versionRange.Check(sv)
 }
 
 // Page is a route with its compiled layout.

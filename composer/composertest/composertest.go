@@ -95,6 +95,9 @@ func (f *Fragment) SetStatus(code int) { f.mu.Lock(); f.code = code; f.mu.Unlock
 // SetContentType changes the Content-Type it sends.
 func (f *Fragment) SetContentType(ct string) { f.mu.Lock(); f.ctype = ct; f.mu.Unlock() }
 
+// SetVersion changes the X-Fragment-Version it sends.
+func (f *Fragment) SetVersion(v string) { f.mu.Lock(); f.ver = v; f.mu.Unlock() }
+
 // SetDelay makes every answer wait d first.
 func (f *Fragment) SetDelay(d time.Duration) { f.mu.Lock(); f.delay = d; f.mu.Unlock() }
 

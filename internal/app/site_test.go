@@ -238,3 +238,36 @@ func TestNewShowAppearsAtOnce(t *testing.T) {
 		return strings.Contains(doc.Find(`[data-fragment="shows"]`).Text(), "Glacier Pilots")
 	})
 }
+
+func TestFragmentRefusesBadCredentialsAndPageFallsBack(t *testing.T) {
+	secrets := app.DevSecrets(func(string) string { return "" })
+	wrong := secrets
+	wrong.WeatherToken, wrong.ShowsSecret = "not-the-token", "not-the-secret"
+	site, err := app.StartSite(app.SiteOptions{
+		Composer: app.ComposerOptions{Addr: "127.0.0.1:0", Env: wrong.Env(func(string) string { return "" })},
+		Fragments: app.FragmentsOptions{
+			HeadlinesAddr: "127.0.0.1:0", WeatherAddr: "127.0.0.1:0", ShowsAddr: "127.0.0.1:0",
+			Secrets: secrets, ShowsStore: t.TempDir() + "/shows.jsonl",
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer site.Close()
+	resp, doc := getDoc(t, "http://"+site.Composer.DisplayAddr()+"/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, name := range []string{"weather", "shows"} {
+		if doc.Find(`[data-slot="`+name+`"] .frag-fallback`).Length() != 1 {
+			t.Errorf("%s: no fallback although the fragment refused the composer's credentials", name)
+		}
+	}
+	if doc.Find(`[data-fragment="headlines"].frag-headlines`).Length() != 1 {
+		t.Error("headlines (no auth) missing")
+	}
+	st := site.Composer.Stats("weather")
+	if !strings.Contains(st.LastError, "401") || strings.Contains(st.LastError, "not-the-token") {
+		t.Errorf("weather last error %q: want the 401, never the secret", st.LastError)
+	}
+}
