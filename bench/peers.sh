@@ -6,8 +6,10 @@
 # Tessera in the same run. Env:
 #   PEERS_DIR   the harness (read-only; default ../shared/bench/peers)
 #   RESULTS     TSV to append rows to (default: the scratch copy's results.tsv)
-#   TESSERA_VARIANTS  which Tessera rows: "memory redis" (default "memory";
-#               "redis" needs redis-server, started on a free port)
+#   TESSERA_VARIANTS  which Tessera rows (default "memory"): memory (in-process
+#               cache), redis (every page reads Redis), redis-near (Redis with
+#               the 1s in-process near cache); the redis ones start
+#               redis-server on a free port
 # Every server binds 127.0.0.1 only.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,8 +34,10 @@ trap cleanup EXIT
 for variant in ${TESSERA_VARIANTS:-memory}; do
   name=tessera
   redis_url=
-  if [[ $variant == redis ]]; then
-    name=tessera-redis
+  near=0s
+  if [[ $variant == redis || $variant == redis-near ]]; then
+    name=tessera-$variant
+    [[ $variant == redis-near ]] && near=1s
     if [[ -z $REDIS_PID ]]; then
       port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
       redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >/dev/null &
@@ -44,7 +48,7 @@ for variant in ${TESSERA_VARIANTS:-memory}; do
     redis-cli -p "$port" flushall >/dev/null
   fi
   CUSTOM_NAME=$name CUSTOM_PORT=9250 CUSTOM_PATH=/ \
-  CUSTOM_CMD="COMPOSER_BIN='$BIN/tessera-composer' TESSERA_BENCH_REDIS_URL='$redis_url' exec bash '$ROOT/bench/tessera-peer.sh'" \
+  CUSTOM_CMD="COMPOSER_BIN='$BIN/tessera-composer' TESSERA_BENCH_REDIS_URL='$redis_url' TESSERA_BENCH_NEAR='$near' exec bash '$ROOT/bench/tessera-peer.sh'" \
     "$SCRATCH/run.sh" custom "$SCEN"
 done
 for peer in "$@"; do

@@ -5,6 +5,7 @@
 # that the harness measures the composer process alone.
 #   COMPOSER_BIN  the composer binary (required)
 #   TESSERA_BENCH_REDIS_URL  use this Redis as the cache (default: in-process)
+#   TESSERA_BENCH_NEAR       near_cache with Redis (default 0s: every page reads Redis)
 #   TESSERA_BENCH_PRIMARY=1  mark $PRIMARY_FRAGMENT primary (holds the page
 #                            head until it arrives, as Tailor does)
 set -euo pipefail
@@ -14,6 +15,7 @@ ttl() { if [[ ${CACHE:-0} == 1 ]]; then echo ""; else echo "    ttl: 0s"; fi; }
 primary() { [[ ${TESSERA_BENCH_PRIMARY:-0} == 1 && ${PRIMARY_FRAGMENT:-} == "$1" ]] && echo "    primary: true" || true; }
 {
   echo "listen: 127.0.0.1:$PORT"
+  echo "near_cache: ${TESSERA_BENCH_NEAR:-0s}"
   echo "fragments:"
   for f in headlines weather shows; do
     var="FRAG_${f^^}_URL"

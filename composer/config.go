@@ -26,6 +26,9 @@ type Config struct {
 	RedisURL string `yaml:"redis_url"`
 	// Debug adds per-fragment timings and cache outcomes to pages.
 	Debug bool `yaml:"debug"`
+	// NearCache keeps entries read from Redis in memory for this long
+	// (default 1s; "0s" reads Redis on every page).
+	NearCache string `yaml:"near_cache"`
 	// Defaults apply to every fragment that leaves a field unset.
 	Defaults FragmentConfig `yaml:"defaults"`
 	// Inputs are the request values fragments may vary by, keyed by name.
@@ -274,6 +277,7 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		Fragments: make(map[string]*Fragment, len(c.Fragments)),
 		Pages:     make(map[string]*Page, len(c.Pages)),
 	}
+	site.NearCache = v.duration("near_cache", c.NearCache, time.Second, time.Minute, true)
 	inputNames := sortedKeys(c.Inputs)
 	for _, name := range inputNames {
 		in := c.Inputs[name]

@@ -78,6 +78,8 @@ func (r *pageRun) lookup(keys []string) []*Entry {
 	if err != nil {
 		c.m.redis.Inc()
 		c.log.Debug("cache lookup failed", "err", err, "page", r.page.Path)
+	}
+	if len(entries) != len(keys) {
 		entries = make([]*Entry, len(keys))
 	}
 	if c.nRecent.Load() > 0 {

@@ -9,7 +9,10 @@ import (
 // Site is a compiled, validated configuration: what the composer serves.
 // It is immutable; a reload builds a new Site and swaps it in atomically.
 type Site struct {
-	Debug     bool
+	Debug bool
+	// NearCache is how long entries read from a shared cache are kept in
+	// memory (0: not at all).
+	NearCache time.Duration
 	Inputs    map[string]InputConfig
 	Fragments map[string]*Fragment
 	Pages     map[string]*Page

@@ -50,6 +50,9 @@ type Options struct {
 	// Next serves the /_tessera/ paths outside the API (the dashboard);
 	// nil answers them with 404.
 	Next fasthttp.RequestHandler
+	// Sessions, when set, also lets in a browser with a session cookie
+	// (see Sessions); it must be made for Token.
+	Sessions *Sessions
 	// Timeout bounds each write to Settings (default 3s).
 	Timeout time.Duration
 	Logger  *slog.Logger
@@ -63,6 +66,7 @@ type api struct {
 	log       *slog.Logger
 	router    fasthttp.RequestHandler
 	next      fasthttp.RequestHandler
+	sessions  *Sessions
 }
 
 // New returns the handler for every /_tessera/ path, as
@@ -80,10 +84,13 @@ func New(o Options) (fasthttp.RequestHandler, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 3 * time.Second
 	}
-	a := &api{comp: o.Composer, settings: o.Settings, timeout: o.Timeout, log: o.Logger, next: o.Next}
+	a := &api{comp: o.Composer, settings: o.Settings, timeout: o.Timeout, log: o.Logger, next: o.Next, sessions: o.Sessions}
 	if o.Token != "" {
 		h := sha256.Sum256([]byte(o.Token))
 		a.tokenHash = h[:]
+	}
+	if a.sessions != nil && !a.sessions.matches(a.tokenHash) {
+		return nil, errSessionsToken
 	}
 	r := router.New()
 	r.RedirectTrailingSlash = false
@@ -114,8 +121,8 @@ func (a *api) serve(rc *fasthttp.RequestCtx) {
 		a.writeError(rc, &Error{Status: fasthttp.StatusNotFound, Msg: "not found"})
 		return
 	}
-	if status := decide(a.tokenHash, rc.Request.Header.Peek(fasthttp.HeaderAuthorization), rc.RemoteIP(), proxied(rc)); status != 0 {
-		a.writeError(rc, refusal(status))
+	if err := a.authorize(rc); err != nil {
+		a.writeError(rc, err)
 		return
 	}
 	if !rc.IsGet() && crossOrigin(rc) {

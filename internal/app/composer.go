@@ -23,6 +23,7 @@ import (
 	"github.com/tessera-dev/tessera/composer/memcache"
 	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/settings"
+	"github.com/tessera-dev/tessera/composer/tiered"
 	"github.com/tessera-dev/tessera/web"
 )
 
@@ -138,6 +139,9 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		c.rdb = rdb
 		rc := rediscache.New(rdb, rediscache.Options{})
 		cache, ready = rc, rc.Ping
+		if site.NearCache > 0 {
+			cache = tiered.New(mem, rc, site.NearCache)
+		}
 		pctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		if err := rc.Ping(pctx); err != nil {
 			log.Warn("redis unreachable at start; serving without the shared cache until it answers", "err", err)
