@@ -214,7 +214,7 @@ func TestDefaultConfigCompiles(t *testing.T) {
 			t.Errorf("page %s missing", p)
 		}
 	}
-	if n := len(site.Pages["/"].Slots()); n != 3 {
-		t.Errorf("home has %d slots, want 3", n)
+	if n := len(site.Pages["/"].Slots()); n != 4 {
+		t.Errorf("home has %d slots, want 4 (top bar, headlines, shows, weather)", n)
 	}
 }

@@ -93,6 +93,7 @@ func TestLayouts(t *testing.T) {
 			wantTitle: "Home · Tessera+",
 			wantNav:   []string{"Home"},
 			wantSlots: []string{
+				"topbar <!--@slot:topbar-->",
 				"headlines <!--@slot:headlines-->",
 				"shows <!--@slot:shows-->",
 				"weather <!--@slot:weather-->",
@@ -104,6 +105,7 @@ func TestLayouts(t *testing.T) {
 			wantTitle: "New shows · Tessera+",
 			wantNav:   []string{"Shows"},
 			wantSlots: []string{
+				"topbar <!--@slot:topbar-->",
 				"shows <!--@slot:shows view=grid-->",
 				"headlines <!--@slot:headlines view=list-->",
 			},
@@ -114,6 +116,7 @@ func TestLayouts(t *testing.T) {
 			wantTitle: "Weather · Tessera+",
 			wantNav:   []string{"Weather"},
 			wantSlots: []string{
+				"topbar <!--@slot:topbar-->",
 				"weather <!--@slot:weather view=full-->",
 				"headlines <!--@slot:headlines view=list-->",
 			},

@@ -1,5 +1,6 @@
 // Command tessera runs the whole Tessera site in one process — the composer
-// on :8080 and the headlines, weather and shows fragments on :8081-:8083 —
+// on :8080 and the headlines, weather, shows and top-bar fragments on
+// :8081-:8084 —
 // and is the operator's command line:
 //
 //	tessera                      run the site (in-process cache; REDIS_URL for Redis)
@@ -23,6 +24,7 @@ import (
 
 	"github.com/tessera-dev/tessera/internal/app"
 	"github.com/tessera-dev/tessera/internal/cli"
+	"github.com/tessera-dev/tessera/internal/scaffold"
 )
 
 func main() {
@@ -56,6 +58,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	ha := fs.String("headlines-addr", app.DefaultHeadlinesAddr, "headlines fragment listen address")
 	wa := fs.String("weather-addr", app.DefaultWeatherAddr, "weather fragment listen address")
 	sa := fs.String("shows-addr", app.DefaultShowsAddr, "shows fragment listen address")
+	ta := fs.String("topbar-addr", app.DefaultTopbarAddr, "top-bar fragment listen address")
 	config := fs.String("config", app.Getenv(getenv, "TESSERA_CONFIG", ""), "composer config (default: the built-in site; env TESSERA_CONFIG)")
 	level := fs.String("log-level", app.Getenv(getenv, "TESSERA_LOG_LEVEL", "info"), "debug, info, warn or error (env TESSERA_LOG_LEVEL)")
 	format := fs.String("log-format", app.Getenv(getenv, "TESSERA_LOG_FORMAT", "text"), "text or json (env TESSERA_LOG_FORMAT)")
@@ -73,7 +76,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	site, err := app.StartSite(app.SiteOptions{
 		Composer: app.ComposerOptions{ConfigPath: *config, Addr: *addr, Env: secrets.Env(getenv), Logger: log, Watch: *config != ""},
 		Fragments: app.FragmentsOptions{
-			HeadlinesAddr: *ha, WeatherAddr: *wa, ShowsAddr: *sa,
+			HeadlinesAddr: *ha, WeatherAddr: *wa, ShowsAddr: *sa, TopbarAddr: *ta,
 			Secrets: secrets, ShowsStore: app.Getenv(getenv, app.EnvShowsStore, app.DefaultShowsStore),
 			Logger: log,
 		},
@@ -91,5 +94,12 @@ func command(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if cli.Handles(args[0]) {
 		return cli.Run(ctx, args, stdout, stderr, getenv)
 	}
-	return fmt.Errorf("unknown command %q (try: tessera ttl list, tessera purge NAME, tessera check FILE, tessera config)", args[0])
+	if args[0] == "new" {
+		err := scaffold.Run(ctx, args[1:], stdout, stderr)
+		if errors.Is(err, scaffold.ErrUsage) {
+			return fmt.Errorf("%w: %w", cli.ErrUsage, err)
+		}
+		return err
+	}
+	return fmt.Errorf("unknown command %q (try: tessera ttl list, tessera purge NAME, tessera check FILE, tessera config, tessera new fragment NAME)", args[0])
 }

@@ -24,8 +24,9 @@ const Version = "1.4.0"
 
 // Views accepted in the view query parameter.
 const (
-	ViewHero = "hero"
-	ViewList = "list"
+	ViewHero   = "hero"
+	ViewList   = "list"
+	ViewTicker = "ticker"
 )
 
 // secondaryCount is how many stories the hero view shows beside the lead.
@@ -132,6 +133,13 @@ func (h *handler) item(s Story) item {
 func (h *handler) snippet(ctx *fasthttp.RequestCtx) (templ.Component, error) {
 	args := ctx.QueryArgs()
 	switch string(args.Peek("view")) {
+	case ViewTicker:
+		n := min(len(h.feed), 3)
+		items := make([]item, n)
+		for i := range items {
+			items[i] = h.item(h.feed[i])
+		}
+		return tickerView(items), nil
 	case ViewList:
 		n := len(h.feed)
 		if v, err := strconv.Atoi(string(args.Peek("limit"))); err == nil && v > 0 && v < n {

@@ -25,6 +25,7 @@ const Version = "2.1.0"
 const (
 	ViewWidget = "widget"
 	ViewFull   = "full"
+	ViewMini   = "mini"
 )
 
 // widgetDays is how many forecast days the widget shows.
@@ -183,6 +184,9 @@ func (h *handler) snippet(ctx *fasthttp.RequestCtx) (templ.Component, error) {
 	case ViewFull:
 		v.View, v.Days = ViewFull, days(c.Forecast)
 		return fullView(v), nil
+	case ViewMini:
+		v.View = ViewMini
+		return miniView(v), nil
 	default:
 		v.View, v.Days = ViewWidget, days(c.Forecast[:widgetDays])
 		return widgetView(v), nil

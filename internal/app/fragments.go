@@ -13,6 +13,7 @@ import (
 	"github.com/tessera-dev/tessera/fragments/fragment"
 	"github.com/tessera-dev/tessera/fragments/headlines"
 	"github.com/tessera-dev/tessera/fragments/shows"
+	"github.com/tessera-dev/tessera/fragments/topbar"
 	"github.com/tessera-dev/tessera/fragments/weather"
 )
 
@@ -27,6 +28,7 @@ const (
 	DefaultHeadlinesAddr = ":8081"
 	DefaultWeatherAddr   = ":8082"
 	DefaultShowsAddr     = ":8083"
+	DefaultTopbarAddr    = ":8084"
 )
 
 // Secrets are the credentials of the built-in fragments: a bearer token for
@@ -79,8 +81,8 @@ func (s Secrets) Env(getenv func(string) string) func(string) string {
 // process.
 type FragmentsOptions struct {
 	// Addresses; empty means the defaults (:8081, :8082, :8083).
-	HeadlinesAddr, WeatherAddr, ShowsAddr string
-	Secrets                               Secrets
+	HeadlinesAddr, WeatherAddr, ShowsAddr, TopbarAddr string
+	Secrets                                           Secrets
 	// ShowsStore is the file that keeps added shows.
 	ShowsStore string
 	// OnShowsChange is called after a show is added.
@@ -88,7 +90,7 @@ type FragmentsOptions struct {
 	Logger        *slog.Logger
 }
 
-// Fragments are the three built-in fragment services, running.
+// Fragments are the built-in fragment services, running.
 type Fragments struct {
 	// Addrs maps a fragment name to its listening address.
 	Addrs   map[string]string
@@ -100,7 +102,7 @@ type Fragments struct {
 	errs    []error
 }
 
-// StartFragments starts headlines, weather and shows. It returns once all
+// StartFragments starts headlines, weather, shows and the top bar. It returns once all
 // three listen.
 func StartFragments(o FragmentsOptions) (*Fragments, error) {
 	if o.Logger == nil {
@@ -133,6 +135,10 @@ func StartFragments(o FragmentsOptions) (*Fragments, error) {
 	if err != nil {
 		return nil, err
 	}
+	ts, err := topbar.New(topbar.DefaultConfig(), o.Logger.With("component", "topbar"))
+	if err != nil {
+		return nil, err
+	}
 	services := []struct {
 		name string
 		srv  *fragment.Server
@@ -141,6 +147,7 @@ func StartFragments(o FragmentsOptions) (*Fragments, error) {
 		{"headlines", hs, def(o.HeadlinesAddr, DefaultHeadlinesAddr)},
 		{"weather", ws, def(o.WeatherAddr, DefaultWeatherAddr)},
 		{"shows", ss, def(o.ShowsAddr, DefaultShowsAddr)},
+		{"topbar", ts, def(o.TopbarAddr, DefaultTopbarAddr)},
 	}
 	lns := make([]net.Listener, 0, len(services))
 	for _, s := range services {

@@ -27,7 +27,7 @@ func testSite(t *testing.T, env map[string]string) *app.Site {
 	site, err := app.StartSite(app.SiteOptions{
 		Composer: app.ComposerOptions{Addr: "127.0.0.1:0", Env: secrets.Env(getenv), RedisURL: env["REDIS_URL"]},
 		Fragments: app.FragmentsOptions{
-			HeadlinesAddr: "127.0.0.1:0", WeatherAddr: "127.0.0.1:0", ShowsAddr: "127.0.0.1:0",
+			HeadlinesAddr: "127.0.0.1:0", WeatherAddr: "127.0.0.1:0", ShowsAddr: "127.0.0.1:0", TopbarAddr: "127.0.0.1:0",
 			Secrets: secrets, ShowsStore: t.TempDir() + "/shows.jsonl",
 		},
 	})
@@ -108,8 +108,13 @@ func TestSiteEndToEndWithRedis(t *testing.T) {
 			t.Errorf("%s rendered %d more times for a cached page", n, got-b)
 		}
 	}
-	if cs := resp2.Header.Get("Cache-Status"); strings.Count(cs, "; hit") != 3 {
-		t.Errorf("Cache-Status %q, want three hits", cs)
+	if cs := resp2.Header.Get("Cache-Status"); strings.Count(cs, "; hit") != 4 {
+		t.Errorf("Cache-Status %q, want four hits (three fragments and the top bar)", cs)
+	}
+	// The top bar is a fragment made of two others, resolved by the composer.
+	if doc2.Find(`[data-slot="topbar"] [data-fragment="topbar"] [data-fragment="headlines"][data-view="ticker"]`).Length() != 1 ||
+		doc2.Find(`[data-slot="topbar"] [data-fragment="topbar"] [data-fragment="weather"][data-view="mini"]`).Length() != 1 {
+		t.Errorf("top bar does not hold the nested headlines ticker and mini weather")
 	}
 
 	// The weather input reaches the fragment, and other pages reuse fragments.
@@ -118,7 +123,7 @@ func TestSiteEndToEndWithRedis(t *testing.T) {
 		t.Errorf("weather page for tokyo does not name Tokyo: %.200q", txt)
 	}
 	_, sdoc := getDoc(t, base+"/shows")
-	if sdoc.Find(`[data-fragment="shows"]`).Length() != 1 || sdoc.Find(`[data-fragment="headlines"]`).Length() != 1 {
+	if sdoc.Find(`[data-slot="shows"] [data-fragment="shows"]`).Length() != 1 || sdoc.Find(`[data-slot="headlines"] [data-fragment="headlines"]`).Length() != 1 {
 		t.Errorf("shows page lacks its fragments")
 	}
 
@@ -131,7 +136,7 @@ func TestSiteEndToEndWithRedis(t *testing.T) {
 	if doc3.Find(`[data-slot="weather"] .frag-fallback`).Length() != 1 {
 		t.Errorf("no weather fallback with the weather service stopped")
 	}
-	if doc3.Find(`[data-fragment="headlines"].frag-headlines`).Length() != 1 {
+	if doc3.Find(`[data-slot="headlines"] [data-fragment="headlines"].frag-headlines`).Length() != 1 {
 		t.Errorf("headlines missing while only weather is down")
 	}
 }
@@ -246,7 +251,7 @@ func TestFragmentRefusesBadCredentialsAndPageFallsBack(t *testing.T) {
 	site, err := app.StartSite(app.SiteOptions{
 		Composer: app.ComposerOptions{Addr: "127.0.0.1:0", Env: wrong.Env(func(string) string { return "" })},
 		Fragments: app.FragmentsOptions{
-			HeadlinesAddr: "127.0.0.1:0", WeatherAddr: "127.0.0.1:0", ShowsAddr: "127.0.0.1:0",
+			HeadlinesAddr: "127.0.0.1:0", WeatherAddr: "127.0.0.1:0", ShowsAddr: "127.0.0.1:0", TopbarAddr: "127.0.0.1:0",
 			Secrets: secrets, ShowsStore: t.TempDir() + "/shows.jsonl",
 		},
 	})
@@ -263,7 +268,7 @@ func TestFragmentRefusesBadCredentialsAndPageFallsBack(t *testing.T) {
 			t.Errorf("%s: no fallback although the fragment refused the composer's credentials", name)
 		}
 	}
-	if doc.Find(`[data-fragment="headlines"].frag-headlines`).Length() != 1 {
+	if doc.Find(`[data-slot="headlines"] [data-fragment="headlines"].frag-headlines`).Length() != 1 {
 		t.Error("headlines (no auth) missing")
 	}
 	st := site.Composer.Stats("weather")
