@@ -29,6 +29,7 @@ func run(args []string) error {
 	config := fs.String("config", app.Getenv(os.Getenv, "TESSERA_CONFIG", ""), "config file (default: the built-in site; env TESSERA_CONFIG)")
 	level := fs.String("log-level", app.Getenv(os.Getenv, "TESSERA_LOG_LEVEL", "info"), "debug, info, warn or error (env TESSERA_LOG_LEVEL)")
 	format := fs.String("log-format", app.Getenv(os.Getenv, "TESSERA_LOG_FORMAT", "json"), "json or text (env TESSERA_LOG_FORMAT)")
+	access := fs.Bool("access-log", app.Getenv(os.Getenv, "TESSERA_ACCESS_LOG", "0") == "1", "one info line per page (env TESSERA_ACCESS_LOG=1)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -53,7 +54,7 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c, err := app.StartComposer(app.ComposerOptions{ConfigPath: *config, Addr: *addr, Logger: log, Watch: true})
+	c, err := app.StartComposer(app.ComposerOptions{ConfigPath: *config, Addr: *addr, Logger: log, Watch: true, AccessLog: *access})
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	config := fs.String("config", app.Getenv(getenv, "TESSERA_CONFIG", ""), "composer config (default: the built-in site; env TESSERA_CONFIG)")
 	level := fs.String("log-level", app.Getenv(getenv, "TESSERA_LOG_LEVEL", "info"), "debug, info, warn or error (env TESSERA_LOG_LEVEL)")
 	format := fs.String("log-format", app.Getenv(getenv, "TESSERA_LOG_FORMAT", "text"), "text or json (env TESSERA_LOG_FORMAT)")
+	access := fs.Bool("access-log", app.Getenv(getenv, "TESSERA_ACCESS_LOG", "0") == "1", "one info line per page (env TESSERA_ACCESS_LOG=1)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		log.Info("made up secrets for this run; set them to fix them", "vars", strings.Join(secrets.Generated, ","))
 	}
 	site, err := app.StartSite(app.SiteOptions{
-		Composer: app.ComposerOptions{ConfigPath: *config, Addr: *addr, Env: secrets.Env(getenv), Logger: log, Watch: *config != ""},
+		Composer: app.ComposerOptions{ConfigPath: *config, Addr: *addr, Env: secrets.Env(getenv), Logger: log, Watch: *config != "", AccessLog: *access},
 		Fragments: app.FragmentsOptions{
 			HeadlinesAddr: *ha, WeatherAddr: *wa, ShowsAddr: *sa, TopbarAddr: *ta,
 			Secrets: secrets, ShowsStore: app.Getenv(getenv, app.EnvShowsStore, app.DefaultShowsStore),

@@ -28,14 +28,14 @@ func TestBrowserSeesComposedSite(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`[data-fragment="shows"]`)); err != nil {
 		t.Fatalf("load home: %v", err)
 	}
-	for _, name := range []string{"headlines", "weather", "shows"} {
+	for _, name := range []string{"topbar", "headlines", "weather", "shows"} {
 		// Visible: laid out with a real size, not hidden.
 		visible, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
-			const el = document.querySelector('[data-fragment="`+name+`"]');
+			const el = document.querySelector('[data-slot="`+name+`"] [data-fragment="`+name+`"]');
 			if (!el) return false;
 			const r = el.getBoundingClientRect();
 			const s = getComputedStyle(el);
-			return r.width > 100 && r.height > 50 && s.visibility !== 'hidden' && s.display !== 'none';
+			return r.width > 100 && r.height > 20 && s.visibility !== 'hidden' && s.display !== 'none';
 		})()`))
 		if err != nil {
 			t.Fatalf("check %s: %v", name, err)
@@ -56,14 +56,14 @@ func TestBrowserSeesComposedSite(t *testing.T) {
 
 	// The weather widget's city picker reloads the page with that city.
 	if err := chromedp.Do(ctx,
-		chromedp.SetValue(`[data-fragment="weather"] select[name="city"]`, "oslo"),
-		chromedp.Submit(`[data-fragment="weather"] select[name="city"]`),
-		chromedp.WaitVisible(`[data-fragment="weather"]`),
+		chromedp.SetValue(`[data-slot="weather"] select[name="city"]`, "oslo"),
+		chromedp.Submit(`[data-slot="weather"] select[name="city"]`),
+		chromedp.WaitVisible(`[data-slot="weather"] [data-fragment="weather"]`),
 	); err != nil {
 		t.Fatalf("pick a city: %v", err)
 	}
 	waitFor(t, 10*time.Second, func() bool {
-		txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-fragment="weather"]`)))
+		txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-slot="weather"] [data-fragment="weather"]`)))
 		return err == nil && strings.Contains(txt, "Oslo")
 	})
 

@@ -20,10 +20,12 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/admin"
+	"github.com/tessera-dev/tessera/composer/dashboard"
 	"github.com/tessera-dev/tessera/composer/memcache"
 	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/settings"
 	"github.com/tessera-dev/tessera/composer/tiered"
+	"github.com/tessera-dev/tessera/internal/telemetry"
 	"github.com/tessera-dev/tessera/web"
 )
 
@@ -44,6 +46,8 @@ type ComposerOptions struct {
 	RedisURL string
 	// Env reads environment variables (secrets, overrides); nil is os.Getenv.
 	Env func(string) string
+	// AccessLog writes one info line per page.
+	AccessLog bool
 	// Watch reloads ConfigPath (and layouts beside it) when they change.
 	Watch bool
 	// MemoryBytes bounds the in-process cache (0 = memcache default).
@@ -63,6 +67,7 @@ type Composer struct {
 	Settings *settings.Store
 	wcancel  context.CancelFunc
 	wdone    chan struct{}
+	tel      *telemetry.Telemetry
 	cancel   context.CancelFunc
 	done     chan struct{}
 	err      error
@@ -148,7 +153,21 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		}
 		cancel()
 	}
-	comp, err := composer.New(composer.Options{Site: site, Cache: cache, Logger: log, Metrics: set})
+	env := o.Env
+	if env == nil {
+		env = os.Getenv
+	}
+	tel, err := telemetry.New(telemetry.Options{
+		OTLPEndpoint: telemetry.TracesEndpoint(env),
+		ServiceName:  env(telemetry.EnvServiceName),
+		AccessLog:    o.AccessLog,
+		Logger:       o.Logger.With("component", "telemetry"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.tel = tel
+	comp, err := composer.New(composer.Options{Site: site, Cache: cache, Logger: log, Metrics: set, Observer: tel})
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +190,7 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		defer close(c.wdone)
 		c.Settings.Watch(wctx, comp.SetTuning)
 	}()
-	env := o.Env
-	if env == nil {
-		env = os.Getenv
-	}
-	adminH, err := admin.New(admin.Options{Composer: comp, Settings: c.Settings, Token: env(EnvAdminToken), Logger: log.With("component", "admin")})
+	adminH, err := admin.New(dashboard.Mount(admin.Options{Composer: comp, Settings: c.Settings, Token: env(EnvAdminToken), Logger: log.With("component", "admin")}))
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +250,9 @@ func (c *Composer) Close() error {
 	if c.Composer != nil {
 		errs = append(errs, c.Composer.Close())
 	}
+	tctx, tcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	errs = append(errs, c.tel.Close(tctx)) // nil-safe
+	tcancel()
 	if c.wcancel != nil {
 		c.wcancel()
 		<-c.wdone
