@@ -120,11 +120,11 @@ func (c *Composer) Close() error {
 // page is configured at that path.
 func (c *Composer) ServePage(rc *fasthttp.RequestCtx, path string) bool {
 	site := c.site.Load()
-	p, ok := site.Pages[path]
-	if !ok {
+	p, params := site.route(path)
+	if p == nil {
 		return false
 	}
-	c.serve(rc, site, p)
+	c.serve(rc, site, p, params)
 	return true
 }
 
@@ -162,7 +162,7 @@ type pageRun struct {
 	g      errgroup.Group
 }
 
-func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page) {
+func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page, params map[string]string) {
 	r := &pageRun{c: c, site: site, page: p, start: time.Now()}
 	var budget time.Duration
 	for _, s := range p.slots {
@@ -171,6 +171,12 @@ func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page) {
 	r.ctx, r.cancel = context.WithTimeout(context.Background(), budget+time.Second)
 	r.ids = readRequestIDs(rc)
 	r.inputs = readInputs(rc, site.Inputs)
+	for k, v := range params {
+		if r.inputs == nil {
+			r.inputs = make(map[string]string, len(params))
+		}
+		r.inputs[k] = v
+	}
 	r.fwd = readForwardable(rc, site)
 	r.slots = make([]slotRun, len(p.slots))
 	keys := make([]string, len(p.slots))

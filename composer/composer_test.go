@@ -536,3 +536,23 @@ func TestVersionOutsideRangeIsNotUsed(t *testing.T) {
 		t.Fatalf("answer of version 1.4.1 not used: %s", body)
 	}
 }
+
+func TestPathParametersAreInputs(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "vary: [story]"}, func(src string) string {
+		return strings.Replace(src, "pages:\n", "pages:\n  - path: /news/{story}\n    layout: page.html\n", 1)
+	})
+	if resp, _ := e.get("/news/lynx-return"); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if q := e.a.LastQuery(); q != "story=lynx-return" {
+		t.Fatalf("fragment a got %q, want story=lynx-return", q)
+	}
+	for _, bad := range []string{"/news/", "/news/a/b", "/news/%3Cscript%3E", "/newsx/a"} {
+		if resp, _ := e.get(bad); resp.StatusCode != 404 {
+			t.Errorf("GET %s = %d, want 404", bad, resp.StatusCode)
+		}
+	}
+	if _, _ = e.get("/"); e.a.LastQuery() != "" {
+		t.Errorf("page without {story} sent %q", e.a.LastQuery())
+	}
+}

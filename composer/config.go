@@ -278,6 +278,15 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		Pages:     make(map[string]*Page, len(c.Pages)),
 	}
 	site.NearCache = v.duration("near_cache", c.NearCache, time.Second, time.Minute, true)
+	// Page path parameters ({story} in /news/{story}) are inputs too.
+	pathParams := map[string]bool{}
+	for _, pc := range c.Pages {
+		if _, params, err := parsePath(pc.Path); err == nil {
+			for _, name := range params {
+				pathParams[name] = true
+			}
+		}
+	}
 	inputNames := sortedKeys(c.Inputs)
 	for _, name := range inputNames {
 		in := c.Inputs[name]
@@ -296,8 +305,17 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 	if len(c.Fragments) == 0 {
 		v.addf("fragments", "at least one fragment is required")
 	}
+	inputs := make(map[string]InputConfig, len(c.Inputs)+len(pathParams))
+	for k, in := range c.Inputs {
+		inputs[k] = in
+	}
+	for name := range pathParams {
+		if _, ok := inputs[name]; !ok {
+			inputs[name] = InputConfig{}
+		}
+	}
 	for _, name := range sortedKeys(c.Fragments) {
-		f := v.fragment(name, c.Fragments[name], c.Defaults, c.Inputs, env)
+		f := v.fragment(name, c.Fragments[name], c.Defaults, inputs, env)
 		if f != nil {
 			site.Fragments[name] = f
 		}
@@ -309,6 +327,11 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		path := fmt.Sprintf("pages[%d]", i)
 		if pc.Path == "" || pc.Path[0] != '/' || strings.ContainsAny(pc.Path, "?# ") {
 			v.addf(path+".path", "%q must be an absolute path without query", pc.Path)
+			continue
+		}
+		segs, params, err := parsePath(pc.Path)
+		if err != nil {
+			v.addf(path+".path", "%v", err)
 			continue
 		}
 		if _, dup := site.Pages[pc.Path]; dup {
@@ -328,6 +351,10 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		if err != nil {
 			v.addf(path+".layout", "%v", err)
 			continue
+		}
+		if len(params) > 0 {
+			p.segments = segs
+			site.patterns = append(site.patterns, p)
 		}
 		switch pc.Stream {
 		case "", "auto":

@@ -1,6 +1,8 @@
 package composer
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -16,6 +18,81 @@ type Site struct {
 	Inputs    map[string]InputConfig
 	Fragments map[string]*Fragment
 	Pages     map[string]*Page
+	// patterns are the pages whose path has {name} segments, in config
+	// order; they are tried after the exact paths.
+	patterns []*Page
+}
+
+// route finds the page for a request path, and the values of its {name}
+// segments. A segment value must be a valid input value.
+func (s *Site) route(path string) (*Page, map[string]string) {
+	if p, ok := s.Pages[path]; ok && len(p.segments) == 0 {
+		return p, nil
+	}
+	for _, p := range s.patterns {
+		if params, ok := p.match(path); ok {
+			return p, params
+		}
+	}
+	return nil, nil
+}
+
+func (p *Page) match(path string) (map[string]string, bool) {
+	rest := path
+	var params map[string]string
+	for _, seg := range p.segments {
+		if len(rest) == 0 || rest[0] != '/' {
+			return nil, false
+		}
+		rest = rest[1:]
+		end := strings.IndexByte(rest, '/')
+		if end < 0 {
+			end = len(rest)
+		}
+		part := rest[:end]
+		rest = rest[end:]
+		if seg.param == "" {
+			if part != seg.literal {
+				return nil, false
+			}
+			continue
+		}
+		if !valuePattern.MatchString(part) {
+			return nil, false
+		}
+		if params == nil {
+			params = make(map[string]string, 1)
+		}
+		params[seg.param] = part
+	}
+	return params, rest == ""
+}
+
+// segment is one /-separated part of a page path: a literal, or a {param}.
+type segment struct {
+	literal, param string
+}
+
+// parsePath splits a page path into segments and reports its parameters.
+func parsePath(path string) ([]segment, []string, error) {
+	var segs []segment
+	var params []string
+	for _, part := range strings.Split(strings.TrimPrefix(path, "/"), "/") {
+		if strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}") {
+			name := part[1 : len(part)-1]
+			if !namePattern.MatchString(name) {
+				return nil, nil, fmt.Errorf("path parameter %q must match %s", name, namePattern)
+			}
+			segs = append(segs, segment{param: name})
+			params = append(params, name)
+			continue
+		}
+		if strings.ContainsAny(part, "{}") {
+			return nil, nil, fmt.Errorf("%q: a parameter takes a whole segment, like /news/{story}", path)
+		}
+		segs = append(segs, segment{literal: part})
+	}
+	return segs, params, nil
 }
 
 // AuthKind is how the composer authenticates to a fragment service.
@@ -85,6 +162,8 @@ type Page struct {
 	slots      []*Slot
 	hasPrimary bool
 	stream     streamMode
+	// segments are set when the path has {name} parameters.
+	segments []segment
 }
 
 // streamMode says whether a page streams: auto streams when an outstanding

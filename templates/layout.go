@@ -19,13 +19,14 @@ type LayoutData struct {
 	Path string
 }
 
-// Layouts returns the built-in layouts by name: "home", "shows" and
-// "weather". Each call returns a new map, so callers may modify it.
+// Layouts returns the built-in layouts by name: "home", "shows",
+// "weather" and "article". Each call returns a new map, so callers may modify it.
 func Layouts() map[string]func(LayoutData) templ.Component {
 	return map[string]func(LayoutData) templ.Component{
 		"home":    homeLayout,
 		"shows":   showsLayout,
 		"weather": weatherLayout,
+		"article": articleLayout,
 	}
 }
 

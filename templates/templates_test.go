@@ -68,7 +68,7 @@ func TestLayoutsNames(t *testing.T) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	if diff := cmp.Diff([]string{"home", "shows", "weather"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"article", "home", "shows", "weather"}, names); diff != "" {
 		t.Errorf("layout names (-want +got):\n%s", diff)
 	}
 	m := templates.Layouts()

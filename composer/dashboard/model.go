@@ -59,14 +59,16 @@ type Summary struct {
 
 // Fragment is one fragment row.
 type Fragment struct {
-	Name     string   `json:"name"`
-	URL      string   `json:"url"`
-	Auth     string   `json:"auth"`
-	Primary  bool     `json:"primary"`
-	Pages    []string `json:"pages"`
-	Status   string   `json:"status"`
-	Cues     []string `json:"cues"`
-	Versions []Version
+	Name     string    `json:"name"`
+	URL      string    `json:"url"`
+	Auth     string    `json:"auth"`
+	Primary  bool      `json:"primary"`
+	Pages    []string  `json:"pages"`
+	Status   string    `json:"status"`
+	Cues     []string  `json:"cues"`
+	Versions []Version `json:"versions"`
+	// Range is the version range the config accepts ("" for any).
+	Range string `json:"range"`
 	// Settings are the effective TTL, SWR and SIE with their sources.
 	Settings []Setting `json:"settings"`
 	// Overridden reports a run-time override of any of them.
@@ -120,11 +122,14 @@ type source struct {
 // snapshot reads the composer once.
 func (s source) snapshot() Snapshot {
 	now := s.now()
-	rows := admin.Fragments(s.comp)
+	rows, site := admin.Fragments(s.comp), s.comp.Site()
 	snap := Snapshot{Fragments: make([]Fragment, 0, len(rows)), Updated: now.Format("15:04:05")}
 	status := make(map[string]string, len(rows))
 	for _, r := range rows {
 		f := fragment(r, s.stats(r.Name), now)
+		if cf, ok := site.Fragments[r.Name]; ok {
+			f.Range = cf.Version
+		}
 		status[f.Name] = f.Status
 		snap.Fragments = append(snap.Fragments, f)
 		snap.Summary.Fragments++
@@ -139,7 +144,7 @@ func (s source) snapshot() Snapshot {
 		}
 	}
 	snap.Summary.Cells = summaryCells(snap.Summary, snap.Updated)
-	snap.Pages = pages(s.comp.Site(), status)
+	snap.Pages = pages(site, status)
 	return snap
 }
 
@@ -168,7 +173,7 @@ func fragment(r admin.Fragment, st composer.FragmentStats, now time.Time) Fragme
 	if served > 0 {
 		f.Ratio = float64(st.Hits+st.Stale) / float64(served)
 	}
-	errRate, toRate := rate(st.FetchErrors, st.Fetches), rate(st.Timeouts, st.Fetches)
+	errRate := rate(st.FetchErrors, st.Fetches)
 
 	slow := timeout > 0 && st.P99 > 0 && float64(st.P99) >= SlowShare*float64(timeout)
 	failing := st.FetchErrors > 0 && errRate >= FailingRate
@@ -198,12 +203,12 @@ func fragment(r admin.Fragment, st composer.FragmentStats, now time.Time) Fragme
 	c := map[string]string{
 		"status":    statusLabel(f.Status),
 		"ratio":     percent(f.Ratio),
-		"served":    fmt.Sprintf("%s hit · %s miss · %s stale", count(st.Hits), count(st.Misses), count(st.Stale)),
+		"served":    fmt.Sprintf("%s of %s from cache", count(st.Hits+st.Stale), count(served)),
 		"p50":       latency(st.P50),
 		"p99":       latency(st.P99),
 		"timeout":   "limit " + latency(timeout),
-		"errors":    percent(errRateOrNone(st.FetchErrors, st.Fetches, errRate)),
-		"timeouts":  percent(errRateOrNone(st.Timeouts, st.Fetches, toRate)),
+		"errors":    percent(errRate),
+		"timeouts":  percent(rate(st.Timeouts, st.Fetches)),
 		"fetches":   count(st.Fetches) + plural(st.Fetches, " fetch", " fetches"),
 		"degraded":  count(st.Errors) + " served fallback",
 		"circuit":   circuitLabel(st.Breaker),
@@ -309,19 +314,12 @@ func circuitLabel(b string) string {
 	return b
 }
 
+// rate is n out of of, or -1 (shown as a dash) when of is 0.
 func rate(n, of uint64) float64 {
-	if of == 0 {
-		return 0
-	}
-	return float64(n) / float64(of)
-}
-
-// errRateOrNone is -1 (shown as a dash) before any upstream call.
-func errRateOrNone(_, of uint64, r float64) float64 {
 	if of == 0 {
 		return -1
 	}
-	return r
+	return float64(n) / float64(of)
 }
 
 func percent(r float64) string {

@@ -24,9 +24,10 @@ const Version = "1.4.0"
 
 // Views accepted in the view query parameter.
 const (
-	ViewHero   = "hero"
-	ViewList   = "list"
-	ViewTicker = "ticker"
+	ViewHero    = "hero"
+	ViewList    = "list"
+	ViewTicker  = "ticker"
+	ViewArticle = "article"
 )
 
 // secondaryCount is how many stories the hero view shows beside the lead.
@@ -133,6 +134,14 @@ func (h *handler) item(s Story) item {
 func (h *handler) snippet(ctx *fasthttp.RequestCtx) (templ.Component, error) {
 	args := ctx.QueryArgs()
 	switch string(args.Peek("view")) {
+	case ViewArticle:
+		slug := string(args.Peek("story"))
+		for _, st := range h.feed {
+			if st.Slug == slug {
+				return articleView(h.item(st), st.Standfirst, false), nil
+			}
+		}
+		return articleView(item{}, "", true), nil
 	case ViewTicker:
 		n := min(len(h.feed), 3)
 		items := make([]item, n)

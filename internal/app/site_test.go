@@ -276,3 +276,25 @@ func TestFragmentRefusesBadCredentialsAndPageFallsBack(t *testing.T) {
 		t.Errorf("weather last error %q: want the 401, never the secret", st.LastError)
 	}
 }
+
+func TestHeadlineLinksOpenTheStory(t *testing.T) {
+	site := testSite(t, nil)
+	base := "http://" + site.Composer.DisplayAddr()
+	_, doc := getDoc(t, base+"/")
+	lead := doc.Find(`[data-slot="headlines"] [data-testid="headline-lead"] a`).First()
+	href, ok := lead.Attr("href")
+	if !ok || !strings.HasPrefix(href, "/news/") {
+		t.Fatalf("lead headline links to %q", href)
+	}
+	title := strings.TrimSpace(lead.Find(`[data-testid="headline-title"]`).Text())
+	resp, story := getDoc(t, base+href)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s = %d", href, resp.StatusCode)
+	}
+	if got := strings.TrimSpace(story.Find(`[data-view="article"] [data-testid="headline-title"]`).Text()); got != title {
+		t.Errorf("story page title %q, want %q", got, title)
+	}
+	if _, missing := getDoc(t, base+"/news/no-such-story"); !strings.Contains(missing.Find(`[data-view="article"]`).Text(), "Story not found") {
+		t.Error("unknown story does not say so")
+	}
+}

@@ -1,0 +1,421 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/admin"
+	"github.com/tessera-dev/tessera/composer/settings"
+)
+
+// Paths of the dashboard.
+const (
+	Root      = "/_tessera/"
+	PagesPath = Root + "pages"
+	StatsPath = Root + "stats.json"
+	LoginPath = Root + "login"
+	// LogoutPath signs out on POST; GET asks to confirm.
+	LogoutPath = Root + "logout"
+	StaticPath = Root + "static/"
+)
+
+// CSRFField is the form field that carries the CSRF token.
+const CSRFField = "csrf"
+
+// Options configure the dashboard.
+type Options struct {
+	// Composer is the composer shown; required.
+	Composer *composer.Composer
+	// Settings receives changes made through the forms without script;
+	// required. The forms with script go through the admin API.
+	Settings admin.Settings
+	// Sessions decides who gets in and signs browsers in; required. Give
+	// the API the same one (admin.Options.Sessions), so that a signed-in
+	// browser may use it.
+	Sessions *admin.Sessions
+	// Timeout bounds each write to Settings (default 3s).
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Mount returns o with the dashboard as its Next handler and sessions
+// shared between the dashboard and the API, for admin.New.
+func Mount(o admin.Options) admin.Options {
+	if o.Sessions == nil {
+		o.Sessions = admin.NewSessions(o.Token, 0)
+	}
+	h, err := New(Options{Composer: o.Composer, Settings: o.Settings, Sessions: o.Sessions, Timeout: o.Timeout, Logger: o.Logger})
+	if err == nil {
+		o.Next = h
+	}
+	// Otherwise a composer or settings store is missing, which admin.New
+	// reports.
+	return o
+}
+
+type dashboard struct {
+	src      source
+	settings admin.Settings
+	sessions *admin.Sessions
+	timeout  time.Duration
+	log      *slog.Logger
+}
+
+// New returns the handler for the dashboard's paths under /_tessera/
+// (everything but the API).
+func New(o Options) (fasthttp.RequestHandler, error) {
+	switch {
+	case o.Composer == nil:
+		return nil, errors.New("dashboard: no composer")
+	case o.Settings == nil:
+		return nil, errors.New("dashboard: no settings store")
+	case o.Sessions == nil:
+		return nil, errors.New("dashboard: no sessions")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 3 * time.Second
+	}
+	d := &dashboard{
+		src:      source{comp: o.Composer, stats: o.Composer.Stats, now: time.Now},
+		settings: o.Settings,
+		sessions: o.Sessions,
+		timeout:  o.Timeout,
+		log:      o.Logger,
+	}
+	return d.handler(), nil
+}
+
+func (d *dashboard) handler() fasthttp.RequestHandler {
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleOPTIONS = false
+	r.GET(StaticPath+"{file}", serveStatic)
+	r.HEAD(StaticPath+"{file}", serveStatic)
+	r.GET(LoginPath, d.loginForm)
+	r.POST(LoginPath, d.login)
+	r.GET(LogoutPath, d.page(d.logoutForm))
+	r.POST(LogoutPath, d.write(d.logout))
+	r.GET(Root, d.page(d.overview))
+	r.GET(PagesPath, d.page(d.pages))
+	r.GET(StatsPath, d.stats)
+	r.POST(Root+"fragments/{name}/ttl", d.write(d.setTTL))
+	r.POST(Root+"fragments/{name}/purge", d.write(d.purge))
+	r.NotFound = func(rc *fasthttp.RequestCtx) {
+		d.render(rc, fasthttp.StatusNotFound, notice(shell{Title: "Not found"}, "Not found", "There is no such page on the dashboard.", Root, "Back to the fragments"))
+	}
+	r.MethodNotAllowed = func(rc *fasthttp.RequestCtx) {
+		d.render(rc, fasthttp.StatusMethodNotAllowed, notice(shell{Title: "Method not allowed"}, "Method not allowed", fmt.Sprintf("%s is not allowed here.", rc.Method()), Root, "Back to the fragments"))
+	}
+	return r.Handler
+}
+
+// page wraps a page that needs access: without it, a browser is sent to
+// sign in (or told why it cannot).
+func (d *dashboard) page(h func(rc *fasthttp.RequestCtx, v shell)) fasthttp.RequestHandler {
+	return func(rc *fasthttp.RequestCtx) {
+		access, status := d.sessions.Check(rc)
+		if access == admin.AccessDenied {
+			d.refuse(rc, status)
+			return
+		}
+		h(rc, d.shell(rc, access))
+	}
+}
+
+// write wraps a form post: it needs access, a request from this site and
+// the session's CSRF token.
+func (d *dashboard) write(h func(rc *fasthttp.RequestCtx, v shell)) fasthttp.RequestHandler {
+	return func(rc *fasthttp.RequestCtx) {
+		access, status := d.sessions.Check(rc)
+		if access == admin.AccessDenied {
+			d.refuse(rc, status)
+			return
+		}
+		if !admin.SameOrigin(rc) || !d.sessions.CheckCSRF(rc, rc.PostArgs().Peek(CSRFField)) {
+			d.render(rc, fasthttp.StatusForbidden, notice(d.shell(rc, access), "Request refused",
+				"This form was sent from another site or from a stale page. Reload the dashboard and try again.", Root, "Back to the fragments"))
+			return
+		}
+		h(rc, d.shell(rc, access))
+	}
+}
+
+// refuse answers a request without access: sign in when a token is
+// configured, else explain that only the composer's own host gets in.
+func (d *dashboard) refuse(rc *fasthttp.RequestCtx, status int) {
+	if status == fasthttp.StatusForbidden {
+		d.render(rc, status, noToken(shell{Title: "Sign-in unavailable"}))
+		return
+	}
+	seeOther(rc, LoginPath+"?next="+safeNext(string(rc.RequestURI())))
+}
+
+// shell is what every page's chrome needs.
+type shell struct {
+	Title  string
+	Active string // path of the current section
+	// CSRF is the token forms send back; empty for bearer access.
+	CSRF string
+	// SignedIn shows the sign-out button.
+	SignedIn bool
+	// Live loads the script that refreshes the numbers.
+	Live bool
+}
+
+func (d *dashboard) shell(rc *fasthttp.RequestCtx, a admin.Access) shell {
+	return shell{CSRF: d.sessions.CSRFToken(rc), SignedIn: a == admin.AccessSession}
+}
+
+func (d *dashboard) overview(rc *fasthttp.RequestCtx, v shell) {
+	v.Title, v.Active, v.Live = "Fragments", Root, true
+	d.render(rc, fasthttp.StatusOK, overview(v, d.src.snapshot(), flash(rc)))
+}
+
+func (d *dashboard) pages(rc *fasthttp.RequestCtx, v shell) {
+	v.Title, v.Active, v.Live = "Pages", PagesPath, true
+	snap := d.src.snapshot()
+	byName := make(map[string]Fragment, len(snap.Fragments))
+	for _, f := range snap.Fragments {
+		byName[f.Name] = f
+	}
+	d.render(rc, fasthttp.StatusOK, pagesView(v, snap, byName))
+}
+
+// stats serves the snapshot as JSON for the page's script.
+func (d *dashboard) stats(rc *fasthttp.RequestCtx) {
+	rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	rc.Response.Header.Set(fasthttp.HeaderXContentTypeOptions, "nosniff")
+	rc.Response.Header.SetContentType("application/json")
+	if access, status := d.sessions.Check(rc); access == admin.AccessDenied {
+		rc.SetStatusCode(status)
+		msg := "sign in at " + LoginPath + " or send Authorization: Bearer $TESSERA_ADMIN_TOKEN"
+		if status == fasthttp.StatusUnauthorized {
+			rc.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="tessera"`)
+		} else {
+			msg = "no admin token is configured, so the dashboard answers only requests from the composer's own host"
+		}
+		b, _ := json.Marshal(map[string]string{"error": msg})
+		rc.SetBody(append(b, '\n'))
+		return
+	}
+	b, err := json.Marshal(d.src.snapshot())
+	if err != nil {
+		rc.SetStatusCode(fasthttp.StatusInternalServerError)
+		rc.SetBodyString(`{"error":"internal error"}` + "\n")
+		return
+	}
+	rc.SetBody(append(b, '\n'))
+}
+
+func (d *dashboard) loginForm(rc *fasthttp.RequestCtx) {
+	next := safeNext(string(rc.QueryArgs().Peek("next")))
+	if access, status := d.sessions.Check(rc); access != admin.AccessDenied {
+		seeOther(rc, next)
+		return
+	} else if status == fasthttp.StatusForbidden {
+		d.render(rc, status, noToken(shell{Title: "Sign-in unavailable"}))
+		return
+	}
+	d.render(rc, fasthttp.StatusOK, login(shell{Title: "Sign in"}, next, ""))
+}
+
+func (d *dashboard) login(rc *fasthttp.RequestCtx) {
+	next := safeNext(string(rc.PostArgs().Peek("next")))
+	if !d.sessions.TokenRequired() {
+		d.loginForm(rc)
+		return
+	}
+	if !admin.SameOrigin(rc) {
+		d.render(rc, fasthttp.StatusForbidden, login(shell{Title: "Sign in"}, next, "Sign in from this dashboard's own page."))
+		return
+	}
+	if !d.sessions.SignIn(rc, rc.PostArgs().Peek("token")) {
+		d.log.Info("dashboard sign-in refused", "remote", rc.RemoteIP().String())
+		d.render(rc, fasthttp.StatusUnauthorized, login(shell{Title: "Sign in"}, next, "That is not the admin token."))
+		return
+	}
+	d.log.Info("dashboard sign-in", "remote", rc.RemoteIP().String())
+	seeOther(rc, next)
+}
+
+func (d *dashboard) logoutForm(rc *fasthttp.RequestCtx, v shell) {
+	if !v.SignedIn {
+		seeOther(rc, Root)
+		return
+	}
+	v.Title = "Sign out"
+	d.render(rc, fasthttp.StatusOK, logout(v))
+}
+
+func (d *dashboard) logout(rc *fasthttp.RequestCtx, _ shell) {
+	d.sessions.SignOut(rc)
+	seeOther(rc, LoginPath)
+}
+
+// setTTL is the TTL form without script: fields left empty or unchanged
+// keep their value; action=reset clears the override.
+func (d *dashboard) setTTL(rc *fasthttp.RequestCtx, v shell) {
+	name, ok := d.fragment(rc)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	args := rc.PostArgs()
+	if string(args.Peek("action")) == "reset" {
+		if err := d.settings.ClearOverride(ctx, name); err != nil {
+			d.failed(rc, v, name, err)
+			return
+		}
+		d.log.Info("ttl override cleared", "fragment", name, "remote", rc.RemoteIP().String())
+		d.done(rc, name, "reset")
+		return
+	}
+	row, _ := admin.FragmentByName(d.src.comp, name)
+	current := map[string]string{"ttl": row.TTL, "swr": row.SWR, "sie": row.SIE}
+	var o composer.Override
+	for _, f := range []struct {
+		field string
+		out   **time.Duration
+	}{{"ttl", &o.TTL}, {"swr", &o.SWR}, {"sie", &o.SIE}} {
+		in := strings.TrimSpace(string(args.Peek(f.field)))
+		if in == "" || in == current[f.field] {
+			continue
+		}
+		dur, err := time.ParseDuration(in)
+		if err != nil {
+			d.failed(rc, v, name, fmt.Errorf("%w: %s: %q is not a duration (use e.g. 500ms, 30s, 5m)", settings.ErrInvalid, f.field, in))
+			return
+		}
+		*f.out = &dur
+	}
+	if o.TTL == nil && o.SWR == nil && o.SIE == nil {
+		d.done(rc, name, "unchanged")
+		return
+	}
+	if err := d.settings.SetOverride(ctx, name, o); err != nil {
+		d.failed(rc, v, name, err)
+		return
+	}
+	d.log.Info("ttl override set", "fragment", name, "remote", rc.RemoteIP().String())
+	d.done(rc, name, "saved")
+}
+
+func (d *dashboard) purge(rc *fasthttp.RequestCtx, v shell) {
+	name, ok := d.fragment(rc)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	gen, err := d.settings.Purge(ctx, name)
+	if err != nil {
+		d.failed(rc, v, name, err)
+		return
+	}
+	d.log.Info("fragment purged", "fragment", name, "generation", gen, "remote", rc.RemoteIP().String())
+	d.done(rc, name, "purged")
+}
+
+// fragment reads the fragment named in the path; an unknown one is
+// answered with 404.
+func (d *dashboard) fragment(rc *fasthttp.RequestCtx) (string, bool) {
+	name, _ := rc.UserValue("name").(string)
+	if _, ok := d.src.comp.Site().Fragments[name]; !ok {
+		d.render(rc, fasthttp.StatusNotFound, notice(shell{Title: "Not found"}, "Unknown fragment", fmt.Sprintf("There is no fragment %q.", name), Root, "Back to the fragments"))
+		return "", false
+	}
+	return name, true
+}
+
+// done sends the browser back to the fragment's row with a note.
+func (d *dashboard) done(rc *fasthttp.RequestCtx, name, what string) {
+	seeOther(rc, Root+"?"+what+"="+name+"#frag-"+name)
+}
+
+// failed shows the overview again with what went wrong: a refused value as
+// it is, anything else as the store being unavailable.
+func (d *dashboard) failed(rc *fasthttp.RequestCtx, v shell, name string, err error) {
+	status, msg := fasthttp.StatusBadRequest, name+": "+strings.TrimPrefix(err.Error(), settings.ErrInvalid.Error()+": ")
+	if !errors.Is(err, settings.ErrInvalid) {
+		d.log.Warn("dashboard change failed", "fragment", name, "err", err)
+		status, msg = fasthttp.StatusServiceUnavailable, "The settings store did not answer; try again."
+	}
+	v.Title, v.Active, v.Live = "Fragments", Root, true
+	d.render(rc, status, overview(v, d.src.snapshot(), note{Text: msg, Error: true}))
+}
+
+// note is a message shown above the table after a change.
+type note struct {
+	Text  string
+	Error bool
+}
+
+// flash reads the note a form left in the query after a change.
+func flash(rc *fasthttp.RequestCtx) note {
+	q := rc.QueryArgs()
+	for _, k := range []struct{ key, text string }{
+		{"saved", "%s: saved; every composer applies it within a second."},
+		{"reset", "%s: override cleared; the config applies again."},
+		{"purged", "%s: purged; the next request fetches it afresh."},
+		{"unchanged", "%s: nothing to save; change a value first."},
+	} {
+		if name := string(q.Peek(k.key)); name != "" && len(name) <= 64 {
+			return note{Text: fmt.Sprintf(k.text, name)}
+		}
+	}
+	return note{}
+}
+
+// render writes a whole page, with headers that keep it out of caches and
+// frames and allow only the dashboard's own script and styles.
+func (d *dashboard) render(rc *fasthttp.RequestCtx, status int, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(context.Background(), &buf); err != nil {
+		d.log.Error("dashboard render failed", "err", err, "path", string(rc.Path()))
+		status = fasthttp.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString("<!doctype html><title>Error</title><p>Internal error.</p>\n")
+	}
+	h := &rc.Response.Header
+	h.SetContentType("text/html; charset=utf-8")
+	h.Set(fasthttp.HeaderCacheControl, "no-store")
+	h.Set(fasthttp.HeaderXContentTypeOptions, "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	rc.SetStatusCode(status)
+	rc.SetBody(buf.Bytes())
+}
+
+// seeOther redirects to a path on this host: relative, so that it holds
+// behind a proxy that terminates TLS.
+func seeOther(rc *fasthttp.RequestCtx, path string) {
+	rc.Response.Header.Set(fasthttp.HeaderLocation, path)
+	rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	rc.SetStatusCode(fasthttp.StatusSeeOther)
+}
+
+// safeNext keeps a return path only when it is a dashboard page, so the
+// sign-in form cannot send anyone elsewhere.
+func safeNext(p string) string {
+	if p == PagesPath || p == Root {
+		return p
+	}
+	return Root
+}

@@ -1,0 +1,90 @@
+package dashboard
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"mime"
+	"path"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/web"
+)
+
+//go:embed static
+var embedded embed.FS
+
+// asset is one file served under StaticPath.
+type asset struct {
+	body  []byte
+	ctype string
+	// url carries a digest of the body, so a new build is fetched anew
+	// while an unchanged file may be cached for long.
+	url string
+}
+
+// assets are the dashboard's own files and the site's palette, logo and
+// icon, so the dashboard looks like the site without depending on where
+// the site serves its files.
+var assets = loadAssets(map[string]fs.FS{
+	"dashboard.css": embedded,
+	"dashboard.js":  embedded,
+	"site.css":      web.Static,
+	"logo.svg":      web.Static,
+	"favicon.svg":   web.Static,
+}, map[string]string{
+	"dashboard.css": "static/dashboard.css",
+	"dashboard.js":  "static/dashboard.js",
+	"site.css":      "css/site.css",
+	"logo.svg":      "img/logo.svg",
+	"favicon.svg":   "favicon.svg",
+})
+
+func loadAssets(from map[string]fs.FS, paths map[string]string) map[string]asset {
+	m := make(map[string]asset, len(from))
+	for name, fsys := range from {
+		b, err := fs.ReadFile(fsys, paths[name])
+		if err != nil {
+			panic("dashboard: embedded asset missing: " + err.Error())
+		}
+		sum := sha256.Sum256(b)
+		ctype := mime.TypeByExtension(path.Ext(name))
+		switch path.Ext(name) {
+		case ".js":
+			ctype = "text/javascript; charset=utf-8"
+		case ".css":
+			ctype = "text/css; charset=utf-8"
+		case ".svg":
+			ctype = "image/svg+xml"
+		}
+		m[name] = asset{body: b, ctype: ctype, url: StaticPath + name + "?v=" + hex.EncodeToString(sum[:6])}
+	}
+	return m
+}
+
+// assetURL is the versioned URL of an asset.
+func assetURL(name string) string { return assets[name].url }
+
+// serveStatic answers the dashboard's assets, which need no sign-in: the
+// sign-in page uses them, and they hold nothing private.
+func serveStatic(rc *fasthttp.RequestCtx) {
+	name, _ := rc.UserValue("file").(string)
+	a, ok := assets[name]
+	if !ok {
+		rc.SetStatusCode(fasthttp.StatusNotFound)
+		rc.SetContentType("text/plain; charset=utf-8")
+		rc.SetBodyString("not found\n")
+		return
+	}
+	h := &rc.Response.Header
+	h.SetContentType(a.ctype)
+	h.Set(fasthttp.HeaderXContentTypeOptions, "nosniff")
+	if len(rc.QueryArgs().Peek("v")) > 0 {
+		h.Set(fasthttp.HeaderCacheControl, "public, max-age=31536000, immutable")
+	} else {
+		h.Set(fasthttp.HeaderCacheControl, "no-cache")
+	}
+	rc.SetBody(a.body)
+}

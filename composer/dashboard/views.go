@@ -1,0 +1,22 @@
+package dashboard
+
+import "strconv"
+
+func boolString(b bool) string { return strconv.FormatBool(b) }
+
+// ratioValue is a meter's value: an unknown ratio shows as empty.
+func ratioValue(r float64) string {
+	return strconv.FormatFloat(max(r, 0), 'f', 3, 64)
+}
+
+// percentOf writes a share as a whole percentage.
+func percentOf(share float64) string {
+	return strconv.Itoa(int(share*100+0.5)) + "%"
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
