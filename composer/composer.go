@@ -316,7 +316,9 @@ func (r *pageRun) stream(w *bufio.Writer) {
 						return // the client went away
 					}
 				}
-				<-sr.done
+				if !r.await(w, sr.done) {
+					return
+				}
 			}
 		}
 		if _, err := w.Write(sr.body); err != nil {
@@ -325,6 +327,32 @@ func (r *pageRun) stream(w *bufio.Writer) {
 	}
 	if r.site.Debug {
 		_, _ = w.Write(r.debugComment())
+	}
+}
+
+// heartbeat is how often a streamed page that is waiting for a slot
+// checks that its client is still there.
+const heartbeat = 250 * time.Millisecond
+
+// await waits for done while the client listens. A connection is only
+// known to be gone when a write to it fails, so while it waits it writes a
+// newline (harmless between elements) now and then; it reports false when
+// the client went away, which ends the page and its fetches.
+func (r *pageRun) await(w *bufio.Writer, done <-chan struct{}) bool {
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return true
+		case <-t.C:
+			if err := w.WriteByte('\n'); err != nil {
+				return false
+			}
+			if err := w.Flush(); err != nil {
+				return false
+			}
+		}
 	}
 }
 

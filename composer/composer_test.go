@@ -556,3 +556,32 @@ func TestPathParametersAreInputs(t *testing.T) {
 		t.Errorf("page without {story} sent %q", e.a.LastQuery())
 	}
 }
+
+func TestClientGoingAwayEndsThePage(t *testing.T) {
+	e := newEnv(t, map[string]string{"b": "timeout: 10s"})
+	e.b.Hold()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: t\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	if _, err := conn.Read(buf); err != nil { // the head arrived
+		t.Fatal(err)
+	}
+	conn.Close()
+	// The page ends (and is counted) long before b's 10s timeout.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_, m := e.get("/metrics")
+		if strings.Contains(m, `tessera_page_seconds_count{page="/"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the page kept waiting for its fragment after the client went away")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
