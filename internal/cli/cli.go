@@ -77,6 +77,10 @@ Operator commands:
   purge NAME                            drop every cached copy of a fragment
   check [FILE]                          validate a composer config (default tessera.yaml)
   config                                print the built-in config, to start a tessera.yaml
+  new fragment NAME [--auth none|bearer|hmac]
+                                        scaffold a new fragment service
+
+Without a command, tessera runs the whole site (composer and fragments).
 
 Run "tessera COMMAND --help" for more.
 `
