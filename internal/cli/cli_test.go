@@ -277,7 +277,7 @@ func TestCheck(t *testing.T) {
 	secrets := envOf("TESSERA_WEATHER_TOKEN", "t", "TESSERA_SHOWS_SECRET", "s")
 
 	out, _, err := run(t, secrets, "check", good)
-	if err != nil || out != good+": ok (3 fragments, 3 pages)\n" {
+	if err != nil || out != good+": ok (4 fragments, 4 pages)\n" {
 		t.Errorf("check of the built-in config: %v\n%s", err, out)
 	}
 
