@@ -45,8 +45,9 @@ const (
 )
 
 // Sessions signs and checks browser sessions for the operator pages. A
-// session cookie holds an expiry and an HMAC over it and the admin token's
-// digest, keyed with a secret made up when the process starts: it never
+// session cookie holds an expiry, a random nonce and an HMAC over them and
+// the admin token's digest, keyed with a secret made up when the process
+// starts: it never
 // holds the token, and it is worth nothing to another process or after a
 // restart. It is safe for concurrent use.
 type Sessions struct {
@@ -148,19 +149,30 @@ func (s *Sessions) CheckCSRF(rc *fasthttp.RequestCtx, got []byte) bool {
 // from no browser page at all), judged by Sec-Fetch-Site and Origin.
 func SameOrigin(rc *fasthttp.RequestCtx) bool { return !crossOrigin(rc) }
 
-// sign returns the cookie value for a session ending at exp (Unix seconds).
+// sign returns the value of a new session ending at exp (Unix seconds):
+// "EXP.NONCE.MAC". The random nonce makes every session, and so its CSRF
+// token, distinct.
 func (s *Sessions) sign(exp int64) string {
-	e := strconv.FormatInt(exp, 10)
-	return e + "." + base64.RawURLEncoding.EncodeToString(s.mac("session", []byte(e)))
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		panic("admin: no randomness for a session: " + err.Error())
+	}
+	payload := strconv.FormatInt(exp, 10) + "." + base64.RawURLEncoding.EncodeToString(nonce)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac("session", []byte(payload)))
 }
 
 // valid reports whether a cookie value is a session of this process, for
 // the configured token, not expired.
 func (s *Sessions) valid(v []byte) bool {
-	if s.tokenHash == nil || len(v) == 0 || len(v) > 128 {
+	if s.tokenHash == nil || len(v) == 0 || len(v) > 160 {
 		return false
 	}
-	e, sig, ok := bytes.Cut(v, []byte("."))
+	i := bytes.LastIndexByte(v, '.')
+	if i < 0 {
+		return false
+	}
+	payload, sig := v[:i], v[i+1:]
+	e, _, ok := bytes.Cut(payload, []byte("."))
 	if !ok {
 		return false
 	}
@@ -169,7 +181,7 @@ func (s *Sessions) valid(v []byte) bool {
 		return false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(string(sig))
-	return err == nil && hmac.Equal(got, s.mac("session", e))
+	return err == nil && hmac.Equal(got, s.mac("session", payload))
 }
 
 func (s *Sessions) csrf(session []byte) string {

@@ -75,6 +75,14 @@ type dashboard struct {
 // New returns the handler for the dashboard's paths under /_tessera/
 // (everything but the API).
 func New(o Options) (fasthttp.RequestHandler, error) {
+	d, err := newDashboard(o)
+	if err != nil {
+		return nil, err
+	}
+	return d.handler(), nil
+}
+
+func newDashboard(o Options) (*dashboard, error) {
 	switch {
 	case o.Composer == nil:
 		return nil, errors.New("dashboard: no composer")
@@ -96,7 +104,7 @@ func New(o Options) (fasthttp.RequestHandler, error) {
 		timeout:  o.Timeout,
 		log:      o.Logger,
 	}
-	return d.handler(), nil
+	return d, nil
 }
 
 func (d *dashboard) handler() fasthttp.RequestHandler {
@@ -246,7 +254,8 @@ func (d *dashboard) login(rc *fasthttp.RequestCtx) {
 	}
 	if !d.sessions.SignIn(rc, rc.PostArgs().Peek("token")) {
 		d.log.Info("dashboard sign-in refused", "remote", rc.RemoteIP().String())
-		d.render(rc, fasthttp.StatusUnauthorized, login(shell{Title: "Sign in"}, next, "That is not the admin token."))
+		// The form again, as a page (200), like any form with a mistake.
+		d.render(rc, fasthttp.StatusOK, login(shell{Title: "Sign in"}, next, "That is not the admin token."))
 		return
 	}
 	d.log.Info("dashboard sign-in", "remote", rc.RemoteIP().String())

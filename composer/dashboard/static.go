@@ -5,7 +5,6 @@ import (
 	"embed"
 	"encoding/hex"
 	"io/fs"
-	"mime"
 	"path"
 
 	"github.com/valyala/fasthttp"
@@ -28,40 +27,44 @@ type asset struct {
 // assets are the dashboard's own files and the site's palette, logo and
 // icon, so the dashboard looks like the site without depending on where
 // the site serves its files.
-var assets = loadAssets(map[string]fs.FS{
-	"dashboard.css": embedded,
-	"dashboard.js":  embedded,
-	"site.css":      web.Static,
-	"logo.svg":      web.Static,
-	"favicon.svg":   web.Static,
-}, map[string]string{
-	"dashboard.css": "static/dashboard.css",
-	"dashboard.js":  "static/dashboard.js",
-	"site.css":      "css/site.css",
-	"logo.svg":      "img/logo.svg",
-	"favicon.svg":   "favicon.svg",
+var assets = loadAssets([]assetFile{
+	{"dashboard.css", embedded, "static/dashboard.css"},
+	{"dashboard.js", embedded, "static/dashboard.js"},
+	{"site.css", web.Static, "css/site.css"},
+	{"logo.svg", web.Static, "img/logo.svg"},
+	{"favicon.svg", web.Static, "favicon.svg"},
 })
 
-func loadAssets(from map[string]fs.FS, paths map[string]string) map[string]asset {
-	m := make(map[string]asset, len(from))
-	for name, fsys := range from {
-		b, err := fs.ReadFile(fsys, paths[name])
+// assetFile is where an asset's body is embedded.
+type assetFile struct {
+	name string
+	fsys fs.FS
+	path string
+}
+
+func loadAssets(files []assetFile) map[string]asset {
+	m := make(map[string]asset, len(files))
+	for _, f := range files {
+		b, err := fs.ReadFile(f.fsys, f.path)
 		if err != nil {
 			panic("dashboard: embedded asset missing: " + err.Error())
 		}
 		sum := sha256.Sum256(b)
-		ctype := mime.TypeByExtension(path.Ext(name))
-		switch path.Ext(name) {
-		case ".js":
-			ctype = "text/javascript; charset=utf-8"
-		case ".css":
-			ctype = "text/css; charset=utf-8"
-		case ".svg":
-			ctype = "image/svg+xml"
-		}
-		m[name] = asset{body: b, ctype: ctype, url: StaticPath + name + "?v=" + hex.EncodeToString(sum[:6])}
+		m[f.name] = asset{body: b, ctype: contentType(f.name), url: StaticPath + f.name + "?v=" + hex.EncodeToString(sum[:6])}
 	}
 	return m
+}
+
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
+	}
+	return "application/octet-stream"
 }
 
 // assetURL is the versioned URL of an asset.
