@@ -131,7 +131,7 @@ func compilePage(pc PageConfig, html []byte, frags map[string]*Fragment) (*Page,
 	if err != nil {
 		return nil, err
 	}
-	p := &Page{Path: pc.Path, Title: pc.Title}
+	p := &Page{Path: pc.Path, Title: pc.Title, layout: pc.Layout}
 	for _, part := range parts {
 		if part.Marker == nil {
 			p.parts = append(p.parts, pagePart{static: part.Static})

@@ -156,6 +156,7 @@ func (f *Fragment) acceptsVersion(v string) bool {
 
 // Page is a route with its compiled layout.
 type Page struct {
+	layout     string
 	Path       string
 	Title      string
 	parts      []pagePart
@@ -175,6 +176,10 @@ const (
 	streamAlways
 	streamNever
 )
+
+// LayoutName is the layout the page was built from (a built-in name or
+// the file's path as configured).
+func (p *Page) LayoutName() string { return p.layout }
 
 // Slots lists the page's slots in document order.
 func (p *Page) Slots() []*Slot { return p.slots }
