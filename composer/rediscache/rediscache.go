@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,33 +28,56 @@ type Cache struct {
 	timeout time.Duration
 }
 
-// ClientOptions turns a redis:// URL into client options tuned for a cache
-// that must never hold a page up: short dial/read/write timeouts that honour
-// context deadlines, and at most one retry.
+// ClientOptions turns a redis:// (or rediss://) URL into client options
+// tuned for a cache that must never hold a page up: short dial, read and
+// write timeouts that honour context deadlines, and at most one retry.
+// One URL reaches every deployment:
+//
+//	redis://host:6379/0                                  standalone
+//	redis://sentinel1:26379/0?master_name=mymaster&addr=sentinel2:26379   Sentinel
+//	redis://node1:6379?addr=node2:6379&addr=node3:6379   Cluster
 func ClientOptions(rawURL string) (*redis.UniversalOptions, error) {
-	o, err := redis.ParseURL(rawURL)
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("rediscache: parse url: %w", err)
 	}
-	return &redis.UniversalOptions{
-		Addrs:                 []string{o.Addr},
-		DB:                    o.DB,
-		Username:              o.Username,
-		Password:              o.Password,
-		TLSConfig:             o.TLSConfig,
-		Protocol:              2,
-		DialTimeout:           200 * time.Millisecond,
-		ReadTimeout:           100 * time.Millisecond,
-		WriteTimeout:          100 * time.Millisecond,
-		ContextTimeoutEnabled: true,
-		MaxRetries:            1,
-		MinRetryBackoff:       2 * time.Millisecond,
-		MaxRetryBackoff:       20 * time.Millisecond,
-		PoolSize:              64,
-		PoolTimeout:           100 * time.Millisecond,
-		MinIdleConns:          4,
-		DisableIdentity:       true,
-	}, nil
+	q := u.Query()
+	var o redis.UniversalOptions
+	switch {
+	case q.Get("master_name") != "":
+		fo, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("rediscache: parse sentinel url: %w", err)
+		}
+		o = redis.UniversalOptions{Addrs: fo.SentinelAddrs, MasterName: fo.MasterName, DB: fo.DB,
+			Username: fo.Username, Password: fo.Password, SentinelUsername: fo.SentinelUsername,
+			SentinelPassword: fo.SentinelPassword, TLSConfig: fo.TLSConfig}
+	case len(q["addr"]) > 0:
+		co, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("rediscache: parse cluster url: %w", err)
+		}
+		o = redis.UniversalOptions{Addrs: co.Addrs, Username: co.Username, Password: co.Password, TLSConfig: co.TLSConfig}
+	default:
+		so, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("rediscache: parse url: %w", err)
+		}
+		o = redis.UniversalOptions{Addrs: []string{so.Addr}, DB: so.DB, Username: so.Username, Password: so.Password, TLSConfig: so.TLSConfig}
+	}
+	o.Protocol = 2
+	o.DialTimeout = 200 * time.Millisecond
+	o.ReadTimeout = 100 * time.Millisecond
+	o.WriteTimeout = 100 * time.Millisecond
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = 1
+	o.MinRetryBackoff = 2 * time.Millisecond
+	o.MaxRetryBackoff = 20 * time.Millisecond
+	o.PoolSize = 64
+	o.PoolTimeout = 100 * time.Millisecond
+	o.MinIdleConns = 4
+	o.DisableIdentity = true
+	return &o, nil
 }
 
 // NewClient opens a client for rawURL (redis:// or rediss://).

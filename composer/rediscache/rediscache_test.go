@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -364,4 +365,83 @@ func BenchmarkPageCachedRedis(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestClientOptionsFromOneURL(t *testing.T) {
+	tests := []struct {
+		url    string
+		addrs  []string
+		master string
+		db     int
+	}{
+		{"redis://127.0.0.1:6379/2", []string{"127.0.0.1:6379"}, "", 2},
+		{"redis://s1:26379/0?master_name=mymaster&addr=s2:26379", []string{"s1:26379", "s2:26379"}, "mymaster", 0},
+		{"redis://n1:6379?addr=n2:6379&addr=n3:6379", []string{"n1:6379", "n2:6379", "n3:6379"}, "", 0},
+	}
+	for _, tt := range tests {
+		o, err := rediscache.ClientOptions(tt.url)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.url, err)
+		}
+		if strings.Join(o.Addrs, ",") != strings.Join(tt.addrs, ",") || o.MasterName != tt.master || o.DB != tt.db {
+			t.Errorf("%s: addrs %v master %q db %d", tt.url, o.Addrs, o.MasterName, o.DB)
+		}
+		if !o.ContextTimeoutEnabled || o.MaxRetries != 1 || o.ReadTimeout > 100*time.Millisecond {
+			t.Errorf("%s: timeouts not applied: %+v", tt.url, o)
+		}
+	}
+	if _, err := rediscache.ClientOptions("http://x"); err == nil {
+		t.Error("an http URL was accepted")
+	}
+}
+
+// TestThroughSentinel runs a real Sentinel in front of a real Redis and
+// uses the cache through a master_name URL.
+func TestThroughSentinel(t *testing.T) {
+	rs := redistest.Start(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor cache %s 1\n",
+		port, dir, strings.Replace(rs.Addr(), ":", " ", 1))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("redis-server", conf, "--sentinel")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start sentinel: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	rdb, err := rediscache.NewClient(fmt.Sprintf("redis://127.0.0.1:%d/0?master_name=cache", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	c := rediscache.New(rdb, rediscache.Options{Timeout: time.Second})
+	ctx := context.Background()
+	e := &composer.Entry{Body: []byte("via sentinel"), Stored: time.Now(), MaxAge: time.Minute}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err = c.Set(ctx, "k", e, time.Minute)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("set through sentinel: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got, err := c.GetMulti(ctx, []string{"k"})
+	if err != nil || got[0] == nil || string(got[0].Body) != "via sentinel" {
+		t.Fatalf("get through sentinel: %v %v", got, err)
+	}
+	// The value is in the master the sentinel names.
+	if v, _ := rs.Client(t).Exists(ctx, "k").Result(); v != 1 {
+		t.Error("the key is not in the master")
+	}
 }
