@@ -218,3 +218,18 @@ func TestDefaultConfigCompiles(t *testing.T) {
 		t.Errorf("home has %d slots, want 4 (top bar, headlines, shows, weather)", n)
 	}
 }
+
+// FuzzConfig feeds arbitrary YAML through parsing and validation: it must
+// give a config or errors, never panic.
+func FuzzConfig(f *testing.F) {
+	f.Add(composer.DefaultConfig)
+	f.Add([]byte("fragments:\n  a:\n    url: http://x/\n    ttl: 5s\npages:\n  - path: /news/{story}\n    layout: home\n"))
+	f.Add([]byte("fragments: [1, 2]\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		cfg, err := composer.ParseConfig("f.yaml", src)
+		if err != nil {
+			return
+		}
+		_, _ = cfg.Compile("f.yaml", src, t.TempDir(), func(string) string { return "x" })
+	})
+}
