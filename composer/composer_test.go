@@ -585,3 +585,32 @@ func TestClientGoingAwayEndsThePage(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestHostileRequests(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "vary: [city]"})
+	// An oversized header block is refused before any handler runs.
+	resp, _ := e.get("/", "X-Junk", strings.Repeat("j", 64<<10))
+	if resp.StatusCode < 400 {
+		t.Errorf("64 KB header: status %d", resp.StatusCode)
+	}
+	// A huge or odd input falls back to the default; the page is fine.
+	resp, _ = e.get("/?city=" + strings.Repeat("x", 10000))
+	if resp.StatusCode != 200 || e.a.LastQuery() != "city=london" {
+		t.Errorf("long city: status %d, fragment got %q", resp.StatusCode, e.a.LastQuery())
+	}
+	// Request ids and trace context from outside are used only when well
+	// formed, and never echoed raw.
+	resp, _ = e.get("/", "X-Request-Id", "<script>alert(1)</script>", "traceparent", "00-zz-yy-01")
+	if id := resp.Header.Get("X-Request-Id"); strings.ContainsAny(id, "<>") || id == "" {
+		t.Errorf("request id %q", id)
+	}
+	if tp := string(e.a.LastHeader().Peek("traceparent")); len(tp) != 55 || strings.Contains(tp, "zz") {
+		t.Errorf("traceparent sent on: %q", tp)
+	}
+	// Paths that are not pages are 404s, whatever they hold.
+	for _, p := range []string{"/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/_tessera/api/fragments"} {
+		if resp, body := e.get(p); resp.StatusCode != 404 || strings.Contains(body, "root:") {
+			t.Errorf("GET %s = %d", p, resp.StatusCode)
+		}
+	}
+}
