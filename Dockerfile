@@ -18,7 +18,7 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     go build -ldflags="-s -w" -o /out/ \
-        ./cmd/composer ./cmd/headlines ./cmd/weather ./cmd/shows ./cmd/tessera
+        ./cmd/composer ./cmd/headlines ./cmd/weather ./cmd/shows ./cmd/topbar ./cmd/tessera
 
 # Alpine rather than distroless so that healthchecks can use busybox wget.
 FROM alpine:${ALPINE_VERSION}
@@ -30,6 +30,6 @@ RUN apk add --no-cache ca-certificates tzdata \
 COPY --from=build /out/ /usr/local/bin/
 USER tessera:tessera
 WORKDIR /var/lib/tessera
-EXPOSE 8080 8081 8082 8083
+EXPOSE 8080 8081 8082 8083 8084
 # Default to the composer; override with e.g. `command: ["headlines"]`.
 CMD ["composer"]
