@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +81,36 @@ func writeLayout(t *testing.T) string {
 	p := t.TempDir() + "/page.html"
 	writeFile(t, p, "<html><body><!--@slot:a--></body></html>")
 	return p
+}
+
+func TestReadyzReportsRedisOutage(t *testing.T) {
+	rs := redistest.Start(t)
+	a := composertest.NewFragment(t, "a", `<section data-fragment="a">A</section>`)
+	cfg := []byte(fmt.Sprintf("listen: 127.0.0.1:0\nfragments:\n  a:\n    url: %s\n    ttl: 30s\npages:\n  - path: /\n    layout: %s\n",
+		a.URL, writeLayout(t)))
+	c, err := app.StartComposer(app.ComposerOptions{ConfigYAML: cfg, RedisURL: rs.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	base := "http://" + c.DisplayAddr()
+	ready := func() string {
+		_, body, err := fetch(http.DefaultClient, base+"/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	if r := ready(); !strings.Contains(r, `"status":"ok"`) {
+		t.Fatalf("readyz with Redis up: %s", r)
+	}
+	rs.Kill()
+	if r := ready(); !strings.Contains(r, `"status":"degraded"`) {
+		t.Fatalf("readyz with Redis down: %s", r)
+	}
+	if code, body, _ := fetch(http.DefaultClient, base+"/"); code != 200 || !strings.Contains(body, ">A<") {
+		t.Fatalf("page with Redis down: %d", code)
+	}
+	rs.Restart()
+	waitFor(t, 5*time.Second, func() bool { return strings.Contains(ready(), `"status":"ok"`) })
 }
