@@ -20,10 +20,11 @@ const (
 // meters holds the composer's Prometheus series. Series are created once per
 // fragment or page and reused, so the hot path does not build label strings.
 type meters struct {
-	set   *metrics.Set
-	mu    sync.Mutex
-	frags map[string]*fragMeters
-	pages map[string]*metrics.PrometheusHistogram
+	set *metrics.Set
+	mu  sync.Mutex // serialises creation; reads are lock-free
+	// frags and pages hold *fragMeters and *PrometheusHistogram by name.
+	frags sync.Map
+	pages sync.Map
 	redis *metrics.Counter
 }
 
@@ -106,17 +107,18 @@ func (fm *fragMeters) typical() time.Duration {
 func newMeters(set *metrics.Set) *meters {
 	return &meters{
 		set:   set,
-		frags: make(map[string]*fragMeters),
-		pages: make(map[string]*metrics.PrometheusHistogram),
 		redis: set.GetOrCreateCounter("tessera_cache_errors_total"),
 	}
 }
 
 func (m *meters) fragment(name string) *fragMeters {
+	if fm, ok := m.frags.Load(name); ok {
+		return fm.(*fragMeters)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if fm, ok := m.frags[name]; ok {
-		return fm
+	if fm, ok := m.frags.Load(name); ok {
+		return fm.(*fragMeters)
 	}
 	l := `{fragment="` + name + `"`
 	res := func(r string) *metrics.Counter {
@@ -137,7 +139,7 @@ func (m *meters) fragment(name string) *fragMeters {
 	for _, k := range []string{"stale", "fallback", "empty"} {
 		fm.served[k] = m.set.GetOrCreateCounter(`tessera_fragment_degraded_total` + l + `,served="` + k + `"}`)
 	}
-	m.frags[name] = fm
+	m.frags.Store(name, fm)
 	return fm
 }
 
@@ -166,13 +168,16 @@ func (fm *fragMeters) fetchError(reason string) {
 }
 
 func (m *meters) page(path string) *metrics.PrometheusHistogram {
+	if h, ok := m.pages.Load(path); ok {
+		return h.(*metrics.PrometheusHistogram)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	h, ok := m.pages[path]
-	if !ok {
-		h = m.set.GetOrCreatePrometheusHistogram(`tessera_page_seconds{page=` + strconv.Quote(path) + `}`)
-		m.pages[path] = h
+	if h, ok := m.pages.Load(path); ok {
+		return h.(*metrics.PrometheusHistogram)
 	}
+	h := m.set.GetOrCreatePrometheusHistogram(`tessera_page_seconds{page=` + strconv.Quote(path) + `}`)
+	m.pages.Store(path, h)
 	return h
 }
 

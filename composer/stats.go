@@ -28,12 +28,11 @@ type FragmentStats struct {
 // Stats returns the counts for the named fragment; an unknown name has
 // zero counts.
 func (c *Composer) Stats(name string) FragmentStats {
-	c.m.mu.Lock()
-	fm, ok := c.m.frags[name]
-	c.m.mu.Unlock()
+	v, ok := c.m.frags.Load(name)
 	if !ok {
 		return FragmentStats{}
 	}
+	fm := v.(*fragMeters)
 	st := FragmentStats{
 		Hits:    fm.hit.Get(),
 		Misses:  fm.miss.Get(),
