@@ -1,7 +1,6 @@
 package composer
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
@@ -54,19 +53,24 @@ type fetchResult struct {
 // upstream holds one keep-alive client per fragment, so each fragment has its
 // own connection pool and body bound.
 type upstream struct {
-	mu      sync.Mutex
-	clients map[string]*fasthttp.Client
+	mu      sync.Mutex // serialises creation; lookups are lock-free
+	clients sync.Map   // clientKey -> *fasthttp.Client
+}
+
+type clientKey struct {
+	name     string
+	maxBytes int
 }
 
 func (u *upstream) client(f *Fragment) *fasthttp.Client {
-	key := f.Name + "|" + strconv.Itoa(f.MaxBytes)
+	key := clientKey{f.Name, f.MaxBytes}
+	if c, ok := u.clients.Load(key); ok {
+		return c.(*fasthttp.Client)
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if c, ok := u.clients[key]; ok {
-		return c
-	}
-	if u.clients == nil {
-		u.clients = make(map[string]*fasthttp.Client)
+	if c, ok := u.clients.Load(key); ok {
+		return c.(*fasthttp.Client)
 	}
 	c := &fasthttp.Client{
 		Name:                          "tessera",
@@ -84,7 +88,7 @@ func (u *upstream) client(f *Fragment) *fasthttp.Client {
 			return false, attempts < 2 && !errors.Is(err, fasthttp.ErrTimeout)
 		},
 	}
-	u.clients[key] = c
+	u.clients.Store(key, c)
 	return c
 }
 
@@ -130,7 +134,7 @@ func (u *upstream) fetch(f *Fragment, fr *fetchRequest, deadline time.Time) (*fe
 	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
 		return nil, fmt.Errorf("%w: %s: %d", ErrFragmentStatus, f.Name, sc)
 	}
-	if ct := resp.Header.ContentType(); len(ct) > 0 && !bytes.HasPrefix(bytes.ToLower(ct), []byte("text/html")) {
+	if ct := resp.Header.ContentType(); len(ct) > 0 && !isHTML(ct) {
 		return nil, fmt.Errorf("%w: %s: %q", ErrFragmentType, f.Name, truncate(ct, 40))
 	}
 	body := resp.Body()
@@ -147,6 +151,24 @@ func (u *upstream) fetch(f *Fragment, fr *fetchRequest, deadline time.Time) (*fe
 	}
 	res.shareable = !res.cc.NoStore && !res.cc.Private && len(resp.Header.PeekAll(fasthttp.HeaderSetCookie)) == 0
 	return res, nil
+}
+
+// isHTML reports whether a Content-Type is text/html, in any case.
+func isHTML(ct []byte) bool {
+	const want = "text/html"
+	if len(ct) < len(want) {
+		return false
+	}
+	for i := range len(want) {
+		c := ct[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return len(ct) == len(want) || ct[len(want)] == ';' || ct[len(want)] == ' '
 }
 
 func sanitizeVersion(v []byte) string {
