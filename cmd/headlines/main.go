@@ -7,62 +7,20 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/tessera-dev/tessera/fragments/fragment"
 	"github.com/tessera-dev/tessera/fragments/headlines"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		stop()
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "headlines:", err)
-		os.Exit(1)
-	}
+func main() { command().Main() }
+
+func command() fragment.Command {
+	return fragment.Command{Name: headlines.Name, Addr: ":8081", New: func(env fragment.Env) (*fragment.Server, error) {
+		return headlines.New(headlines.DefaultConfig(), env.Log)
+	}}
 }
 
-func run(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("headlines", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", ":8081", "listen address")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	format := fs.String("log-format", "text", "log format: text or json")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	log, err := newLogger(stderr, *level, *format)
-	if err != nil {
-		return err
-	}
-	srv, err := headlines.New(headlines.DefaultConfig(), log)
-	if err != nil {
-		return err
-	}
-	return srv.ListenAndServe(ctx, *addr)
-}
-
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("invalid -log-level %q", level)
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("invalid -log-format %q: want text or json", format)
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	return command().Run(ctx, args, getenv, stderr)
 }

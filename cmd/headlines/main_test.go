@@ -10,7 +10,7 @@ func TestRunStops(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := run(ctx, []string{"-addr", "127.0.0.1:0", "-log-format", "json"}, io.Discard); err != nil {
+	if err := run(ctx, []string{"-addr", "127.0.0.1:0", "-log-format", "json"}, noEnv, io.Discard); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 }
@@ -18,8 +18,9 @@ func TestRunStops(t *testing.T) {
 func TestRunFlags(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"-log-level", "loud"}, {"-log-format", "xml"}, {"-addr"}} {
-		if err := run(context.Background(), args, io.Discard); err == nil {
+		if err := run(context.Background(), args, noEnv, io.Discard); err == nil {
 			t.Errorf("run %q succeeded", args)
 		}
 	}
 }
+func noEnv(string) string { return "" }

@@ -12,16 +12,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/settings"
+	"github.com/tessera-dev/tessera/fragments/fragment"
 	"github.com/tessera-dev/tessera/fragments/shows"
 )
 
@@ -36,83 +32,42 @@ const (
 // says otherwise.
 const DefaultStore = "./tessera-data/shows-added.jsonl"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		stop()
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "shows:", err)
-		os.Exit(1)
-	}
+func main() { command().Main() }
+
+func command() fragment.Command {
+	return fragment.Command{Name: shows.Name, Addr: ":8083", New: newService}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("shows", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", ":8083", "listen address")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	format := fs.String("log-format", "text", "log format: text or json")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	log, err := newLogger(stderr, *level, *format)
-	if err != nil {
-		return err
-	}
+func newService(env fragment.Env) (*fragment.Server, error) {
 	cfg := shows.DefaultConfig()
-	cfg.Secret = []byte(getenv(EnvSecret))
-	cfg.EditorToken = getenv(EnvEditorToken)
-	cfg.StorePath = DefaultStore
-	if p := getenv(EnvStore); p != "" {
+	secret, err1 := env.Require(EnvSecret, "the HMAC key the composer signs requests with (use the same value for both)")
+	editor, err2 := env.Require(EnvEditorToken, "the bearer token editors present to POST /shows")
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	cfg.Secret, cfg.EditorToken, cfg.StorePath = []byte(secret), editor, DefaultStore
+	if p := env.Getenv(EnvStore); p != "" {
 		cfg.StorePath = p
 	}
-	var missing []error
-	if len(cfg.Secret) == 0 {
-		missing = append(missing, fmt.Errorf("%s is not set: it is the HMAC key the composer signs requests with (use the same value for both)", EnvSecret))
-	}
-	if cfg.EditorToken == "" {
-		missing = append(missing, fmt.Errorf("%s is not set: it is the bearer token editors present to POST /shows", EnvEditorToken))
-	}
-	if err := errors.Join(missing...); err != nil {
-		return err
-	}
-	if url := getenv("REDIS_URL"); url != "" {
+	if url := env.Getenv("REDIS_URL"); url != "" {
 		// Announce a new show to every composer on this Redis: purging the
 		// shows fragment makes the next page fetch it again.
 		rdb, err := rediscache.NewClient(url)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer rdb.Close()
-		store := settings.NewRedis(rdb, settings.Options{Logger: log})
+		env.OnStop(func() { _ = rdb.Close() })
+		store := settings.NewRedis(rdb, settings.Options{Logger: env.Log})
 		cfg.OnChange = func(ctx context.Context) {
 			if _, err := store.Purge(ctx, shows.Name); err != nil {
-				log.Warn("announcing the new show failed; pages show it after the TTL", slog.String("err", err.Error()))
+				env.Log.Warn("announcing the new show failed; pages show it after the TTL", slog.String("err", err.Error()))
 			}
 		}
 	}
-	srv, err := shows.New(cfg, log)
-	if err != nil {
-		return err
-	}
-	log.Info("added shows are kept in a file", slog.String("path", cfg.StorePath))
-	return srv.ListenAndServe(ctx, *addr)
+	env.Log.Info("added shows are kept in a file", slog.String("path", cfg.StorePath))
+	return shows.New(cfg, env.Log)
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("invalid -log-level %q", level)
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("invalid -log-format %q: want text or json", format)
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	return command().Run(ctx, args, getenv, stderr)
 }

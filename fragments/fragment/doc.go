@@ -24,6 +24,13 @@
 // The composer side of the protocol is [SignRequest] and [SetBearer]: they
 // add the credentials that [Auth.Verify] checks.
 //
+// # Running as a process
+//
+// [Command] turns a service into a program: -addr, -log-level and
+// -log-format flags (and the service's own), secrets from the environment
+// with [Env.Require], and a graceful stop on SIGINT or SIGTERM. A main is
+// one line, command().Main(), as in cmd/headlines.
+//
 // # Signed requests
 //
 // An HMAC-signed request carries two headers:

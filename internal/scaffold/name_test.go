@@ -102,10 +102,8 @@ func TestRefusedNamesWriteNothing(t *testing.T) {
 		{"internal", "reserved"},
 		{"testdata", "reserved"},
 		{"headlines", "fragments/headlines already exists"},
-		{"fmt", `clash with the imported package "fmt"`},
 		{"net", `clash with the imported package "net"`},
 		{"goleak", `clash with the imported package "go.uber.org/goleak"`},
-		{"log", "clash with an identifier"},
 		{"cfg", "clash with an identifier"},
 		{"client", "clash with an identifier"},
 	}

@@ -29,7 +29,7 @@ const firstPort = 8081
 
 var (
 	// cmdAddrPattern finds a command's default listen port in its main.go.
-	cmdAddrPattern = regexp.MustCompile(`"addr",\s*":(\d{2,5})"`)
+	cmdAddrPattern = regexp.MustCompile(`(?:"addr",|Addr:)\s*":(\d{2,5})"`)
 	// configPortPattern finds the ports of fragment URLs in the built-in
 	// config.
 	configPortPattern = regexp.MustCompile(`(?m)^\s*(?:url|listen):\s*["']?[^"'\s]*:(\d{2,5})\b`)
