@@ -623,3 +623,73 @@ func TestHostileRequests(t *testing.T) {
 		}
 	}
 }
+
+// rawFragment serves every connection with respond and closes it.
+func rawFragment(t *testing.T, respond func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf)
+				respond(c)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/"
+}
+
+func TestGarbageAndEndlessFragments(t *testing.T) {
+	garbage := rawFragment(t, func(c net.Conn) {
+		_, _ = c.Write([]byte("\x00\xffNOT HTTP AT ALL\r\n\r\n<script>alert(1)</script>"))
+	})
+	endless := rawFragment(t, func(c net.Conn) {
+		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nX-Injected: evil\r\n\r\n"))
+		chunk := []byte("1000\r\n" + strings.Repeat("g", 0x1000) + "\r\n")
+		for i := 0; i < 1<<18; i++ { // up to 1 GiB, until the composer hangs up
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	e := newEnv(t, map[string]string{"a": "max_bytes: 65536\ntimeout: 2s", "b": "timeout: 2s"}, func(src string) string {
+		src = strings.Replace(src, e0URL(src, "a"), endless, 1)
+		return strings.Replace(src, e0URL(src, "b"), garbage, 1)
+	})
+	resp, body := e.get("/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if strings.Contains(body, "ggggggggggggg") || strings.Contains(body, "alert(1)") || resp.Header.Get("X-Injected") != "" {
+		t.Fatalf("a bad fragment leaked into the page or its headers")
+	}
+	if !strings.Contains(body, `data-fragment-empty="a"`) || !strings.Contains(body, `data-fragment-empty="b"`) || !strings.Contains(body, "C1") {
+		t.Fatalf("bad fragments not replaced, or the good one missing: %s", body)
+	}
+}
+
+// e0URL finds the url line of fragment name in a generated config.
+func e0URL(src, name string) string {
+	i := strings.Index(src, "  "+name+":\n    url: ")
+	if i < 0 {
+		return "\x00"
+	}
+	rest := src[i+len("  "+name+":\n    url: "):]
+	return rest[:strings.IndexByte(rest, '\n')]
+}
