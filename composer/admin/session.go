@@ -46,10 +46,10 @@ const (
 
 // Sessions signs and checks browser sessions for the operator pages. A
 // session cookie holds an expiry, a random nonce and an HMAC over them and
-// the admin token's digest, keyed with a secret made up when the process
-// starts: it never
-// holds the token, and it is worth nothing to another process or after a
-// restart. It is safe for concurrent use.
+// the admin token's digest, keyed with a key derived from the token: it
+// never holds the token, every composer with the same token accepts it (so
+// it works behind a load balancer and across restarts), and changing the
+// token ends every session. It is safe for concurrent use.
 type Sessions struct {
 	tokenHash []byte // nil: no token configured
 	key       []byte
@@ -64,14 +64,20 @@ func NewSessions(token string, ttl time.Duration) *Sessions {
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
-	s := &Sessions{key: make([]byte, 32), ttl: ttl, now: time.Now}
-	if _, err := rand.Read(s.key); err != nil {
-		panic("admin: no randomness for the session key: " + err.Error())
+	s := &Sessions{ttl: ttl, now: time.Now}
+	if token == "" {
+		// Nobody can sign in; a random key makes any cookie worthless.
+		s.key = make([]byte, 32)
+		if _, err := rand.Read(s.key); err != nil {
+			panic("admin: no randomness for the session key: " + err.Error())
+		}
+		return s
 	}
-	if token != "" {
-		h := sha256.Sum256([]byte(token))
-		s.tokenHash = h[:]
-	}
+	h := sha256.Sum256([]byte(token))
+	s.tokenHash = h[:]
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("tessera admin session key v1"))
+	s.key = m.Sum(nil)
 	return s
 }
 

@@ -15,8 +15,10 @@ func TestSessionValues(t *testing.T) {
 	good := s.sign(now.Add(time.Hour).Unix())
 	exp, rest, _ := strings.Cut(good, ".")
 	nonce, mac, _ := strings.Cut(rest, ".")
-	other := NewSessions("t0k", time.Hour) // another process: another key
+	other := NewSessions("t0k", time.Hour) // another composer with the same token
 	other.now = s.now
+	rotated := NewSessions("new-t0k", time.Hour)
+	rotated.now = s.now
 	noToken := NewSessions("", time.Hour)
 
 	tests := []struct {
@@ -26,7 +28,8 @@ func TestSessionValues(t *testing.T) {
 		want  bool
 	}{
 		{"good", s, good, true},
-		{"another process", other, good, false},
+		{"another composer, same token", other, good, true},
+		{"after the token changed", rotated, good, false},
 		{"no token configured", noToken, good, false},
 		{"expired", s, s.sign(now.Unix()), false},
 		{"later expiry, same signature", s, strconv.FormatInt(now.Add(48*time.Hour).Unix(), 10) + "." + nonce + "." + mac, false},
