@@ -181,7 +181,7 @@ func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page, params ma
 	r.slots = make([]slotRun, len(p.slots))
 	keys := make([]string, len(p.slots))
 	for i, s := range p.slots {
-		r.slots[i] = r.newSlotRun(s, nil)
+		r.slots[i] = r.newSlotRun(s)
 		keys[i] = r.slots[i].key
 	}
 	entries := r.lookup(keys)

@@ -46,7 +46,7 @@ func readForwardable(rc *fasthttp.RequestCtx, site *Site) forwardable {
 // newSlotRun prepares a slot: its cache key and the upstream request, with
 // only what the fragment's config allows forwarded, plus the request id and
 // trace context.
-func (r *pageRun) newSlotRun(s *Slot, _ []string) slotRun {
+func (r *pageRun) newSlotRun(s *Slot) slotRun {
 	f := s.Fragment
 	q := slotQuery(s, r.inputs)
 	sr := slotRun{
@@ -135,7 +135,7 @@ func (r *pageRun) nested(body []byte, chain []string) []byte {
 			continue
 		}
 		which[i] = len(children)
-		children = append(children, r.newSlotRun(s, chain))
+		children = append(children, r.newSlotRun(s))
 	}
 	if len(children) > 0 {
 		keys := make([]string, len(children))

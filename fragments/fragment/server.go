@@ -76,7 +76,6 @@ type Server struct {
 	router  *router.Router
 	metrics *serverMetrics
 	cache   string
-	timing  bool
 }
 
 var (
