@@ -5,7 +5,7 @@ TEST_CMD := $(GO) test -race -shuffle=on -timeout 20m ./...
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run build fmt vet generate ensure-generated test test-short bench ci precommit clean
+.PHONY: help run build fmt vet lint generate ensure-generated test test-short bench ci precommit clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -23,6 +23,9 @@ fmt: ## Format Go and templ sources
 
 vet: ## Run go vet
 	$(GO) vet ./...
+
+lint: ## Run staticcheck (pinned in go.mod)
+	$(GO) tool staticcheck ./...
 
 generate: ## Regenerate *_templ.go from *.templ
 	$(GO) tool templ generate
@@ -44,7 +47,7 @@ bench: ## Run the benchmarks
 ci: ## Run the CI script (.ci/run)
 	bash .ci/run
 
-precommit: fmt vet ensure-generated test-short ## Format, vet, check generated code and run the quick tests
+precommit: fmt vet lint ensure-generated test-short ## Format, vet, check generated code and run the quick tests
 
 clean: ## Remove build output
 	rm -rf bin/
