@@ -166,7 +166,7 @@ func (r *pageRun) nested(body []byte, chain []string) []byte {
 		case w == -1:
 			out.Write(p.Static)
 		case w == -2:
-			out.Write(emptySlot(p.Marker.Name))
+			out.Write(renderEmpty(p.Marker.Name))
 		default:
 			out.Write(children[w].body)
 		}

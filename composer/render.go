@@ -13,7 +13,16 @@ import (
 
 var emptySlots sync.Map // fragment name -> []byte
 
-// emptySlot returns the rendered empty placeholder for a fragment.
+// renderEmpty renders the empty placeholder for a name, uncached: for
+// names that come from fragment markup rather than the config.
+func renderEmpty(name string) []byte {
+	var buf bytes.Buffer
+	_ = emptyPlaceholder(name).Render(context.Background(), &buf)
+	return buf.Bytes()
+}
+
+// emptySlot returns the rendered empty placeholder for a configured
+// fragment (cached: the set of names is bounded by the config).
 func emptySlot(name string) []byte {
 	if b, ok := emptySlots.Load(name); ok {
 		return b.([]byte)
