@@ -693,3 +693,17 @@ func e0URL(src, name string) string {
 	rest := src[i+len("  "+name+":\n    url: "):]
 	return rest[:strings.IndexByte(rest, '\n')]
 }
+
+func TestInputAllowlist(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "vary: [city]"}, func(src string) string {
+		return strings.Replace(src, "default: london}", "default: london, values: [london, oslo]}", 1)
+	})
+	e.get("/?city=oslo")
+	if q := e.a.LastQuery(); q != "city=oslo" {
+		t.Fatalf("allowed value: %q", q)
+	}
+	e.get("/?city=atlantis", "Cookie", "city=paris")
+	if q := e.a.LastQuery(); q != "city=london" {
+		t.Fatalf("values outside the list must fall back to the default: %q", q)
+	}
+}

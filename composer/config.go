@@ -46,6 +46,25 @@ type InputConfig struct {
 	Query   string `yaml:"query"`
 	Cookie  string `yaml:"cookie"`
 	Default string `yaml:"default"`
+	// Values, when set, lists the only values accepted; anything else is
+	// absent. It keeps a request from making up cache keys at will.
+	Values []string `yaml:"values"`
+}
+
+// accepts reports whether v may be used for this input.
+func (in InputConfig) accepts(v []byte) bool {
+	if !validValue(v) {
+		return false
+	}
+	if len(in.Values) == 0 {
+		return true
+	}
+	for _, ok := range in.Values {
+		if ok == string(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // FragmentConfig declares one fragment service.
@@ -299,6 +318,14 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		}
 		if in.Default != "" && !valuePattern.MatchString(in.Default) {
 			v.addf(path+".default", "%q must match %s", in.Default, valuePattern)
+		}
+		for i, val := range in.Values {
+			if !valuePattern.MatchString(val) {
+				v.addf(fmt.Sprintf("%s.values[%d]", path, i), "%q must match %s", val, valuePattern)
+			}
+		}
+		if in.Default != "" && len(in.Values) > 0 && !in.accepts([]byte(in.Default)) {
+			v.addf(path+".default", "%q is not one of the values", in.Default)
 		}
 		site.Inputs[name] = in
 	}

@@ -104,10 +104,10 @@ func readInputs(rc *fasthttp.RequestCtx, inputs map[string]InputConfig) map[stri
 		if in.Query != "" {
 			v = rc.QueryArgs().Peek(in.Query)
 		}
-		if !validValue(v) && in.Cookie != "" {
+		if !in.accepts(v) && in.Cookie != "" {
 			v = rc.Request.Header.Cookie(in.Cookie)
 		}
-		if validValue(v) {
+		if in.accepts(v) {
 			out[name] = string(v)
 		} else if in.Default != "" {
 			out[name] = in.Default
