@@ -3,8 +3,6 @@ package composer_test
 import (
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,26 +28,15 @@ func benchPage(b *testing.B, ttl string, cache composer.Cache) *fasthttp.Client 
 		composertest.NewFragment(b, "b", body("b")),
 		composertest.NewFragment(b, "c", body("c")),
 	}
-	dir := b.TempDir()
 	layout := "<!doctype html><html><head><title>bench</title></head><body>" + strings.Repeat("<p>static</p>", 60) +
 		"<!--@slot:a--><aside><!--@slot:b--><!--@slot:c--></aside></body></html>"
-	if err := os.WriteFile(filepath.Join(dir, "page.html"), []byte(layout), 0o644); err != nil {
-		b.Fatal(err)
-	}
 	var y strings.Builder
 	y.WriteString("fragments:\n")
 	for _, f := range frags {
 		fmt.Fprintf(&y, "  %s:\n    url: %s\n    ttl: %s\n    timeout: 2s\n", f.Name, f.URL, ttl)
 	}
 	y.WriteString("pages:\n  - path: /\n    layout: page.html\n")
-	cfg, err := composer.ParseConfig("bench.yaml", []byte(y.String()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	site, err := cfg.Compile("bench.yaml", nil, dir, func(string) string { return "" })
-	if err != nil {
-		b.Fatal(err)
-	}
+	site := composertest.Site(b, y.String(), map[string]string{"page.html": layout})
 	if cache == nil {
 		mc, err := memcache.New(0)
 		if err != nil {

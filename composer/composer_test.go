@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,10 +58,6 @@ func newEnv(t *testing.T, fragYAML map[string]string, mutate ...func(string) str
 	e.a = composertest.NewFragment(t, "a", `<section data-fragment="a">A1</section>`)
 	e.b = composertest.NewFragment(t, "b", `<section data-fragment="b">B1</section>`)
 	e.c = composertest.NewFragment(t, "c", `<section data-fragment="c">C1</section>`)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "page.html"), []byte(testLayout), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var y strings.Builder
 	y.WriteString("inputs:\n  city: {query: city, cookie: city, default: london}\nfragments:\n")
 	for _, f := range []*composertest.Fragment{e.a, e.b, e.c} {
@@ -83,14 +77,8 @@ func newEnv(t *testing.T, fragYAML map[string]string, mutate ...func(string) str
 	for _, m := range mutate {
 		src = m(src)
 	}
-	cfg, err := composer.ParseConfig("test.yaml", []byte(src))
-	if err != nil {
-		t.Fatalf("parse: %v\n%s", err, src)
-	}
-	site, err := cfg.Compile("test.yaml", []byte(src), dir, func(string) string { return "secret" })
-	if err != nil {
-		t.Fatalf("compile: %v\n%s", err, src)
-	}
+	site := composertest.Site(t, src, map[string]string{"page.html": testLayout})
+	var err error
 	e.cache, err = memcache.New(0)
 	if err != nil {
 		t.Fatal(err)

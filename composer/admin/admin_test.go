@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,15 +54,6 @@ func newFragments(t *testing.T) *fragments {
 
 func (fs *fragments) site(t *testing.T) *composer.Site {
 	t.Helper()
-	dir := t.TempDir()
-	for name, html := range map[string]string{
-		"home.html":  `<!doctype html><main><!--@slot:headlines--><!--@slot:weather--></main>`,
-		"shows.html": `<!doctype html><main><!--@slot:shows--><!--@slot:headlines--></main>`,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(html), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	src := fmt.Sprintf(`inputs:
   city: {query: city, default: london}
 defaults:
@@ -89,15 +78,10 @@ pages:
   - {path: /, title: Home, layout: home.html}
   - {path: /shows, title: Shows, layout: shows.html}
 `, fs.headlines.URL, fs.weather.URL, fs.shows.URL)
-	cfg, err := composer.ParseConfig("test.yaml", []byte(src))
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	site, err := cfg.Compile("test.yaml", []byte(src), dir, func(k string) string { return "env-secret-" + k })
-	if err != nil {
-		t.Fatalf("compile: %v", err)
-	}
-	return site
+	return composertest.Site(t, src, map[string]string{
+		"home.html":  `<!doctype html><main><!--@slot:headlines--><!--@slot:weather--></main>`,
+		"shows.html": `<!doctype html><main><!--@slot:shows--><!--@slot:headlines--></main>`,
+	})
 }
 
 // server is a composer with the admin API on a loopback port.

@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,15 +46,6 @@ func site(t *testing.T) *composer.Site {
 	h := composertest.NewFragment(t, "headlines", `<section data-fragment="headlines">H</section>`)
 	w := composertest.NewFragment(t, "weather", `<section data-fragment="weather">W</section>`)
 	s := composertest.NewFragment(t, "shows", `<section data-fragment="shows">S</section>`)
-	dir := t.TempDir()
-	for name, html := range map[string]string{
-		"home.html":  `<!doctype html><main><!--@slot:headlines--><!--@slot:shows--><!--@slot:weather--></main>`,
-		"shows.html": `<!doctype html><main><!--@slot:shows--><!--@slot:headlines--></main>`,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(html), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	src := fmt.Sprintf(`inputs:
   city: {query: city, default: london}
 defaults:
@@ -79,15 +68,10 @@ pages:
   - {path: /, title: Home, layout: home.html}
   - {path: /shows, title: Shows, layout: shows.html}
 `, h.URL, w.URL, s.URL)
-	cfg, err := composer.ParseConfig("test.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := cfg.Compile("test.yaml", []byte(src), dir, func(k string) string { return "env-secret-" + k })
-	if err != nil {
-		t.Fatalf("compile: %v", err)
-	}
-	return st
+	return composertest.Site(t, src, map[string]string{
+		"home.html":  `<!doctype html><main><!--@slot:headlines--><!--@slot:shows--><!--@slot:weather--></main>`,
+		"shows.html": `<!doctype html><main><!--@slot:shows--><!--@slot:headlines--></main>`,
+	})
 }
 
 // server is a composer with the API and the dashboard on a loopback port.

@@ -56,18 +56,14 @@ func TestEntryRoundTripThroughRedis(t *testing.T) {
 // site builds a three-fragment site on fake fragment services.
 type site struct {
 	frags []*composertest.Fragment
-	dir   string
 	yaml  string
 }
 
 func newSite(t testing.TB, fragYAML string) *site {
 	t.Helper()
-	s := &site{dir: t.TempDir()}
+	s := &site{}
 	for _, n := range []string{"a", "b", "c"} {
 		s.frags = append(s.frags, composertest.NewFragment(t, n, `<section data-fragment="`+n+`">`+strings.ToUpper(n)+`1</section>`))
-	}
-	if err := os.WriteFile(filepath.Join(s.dir, "page.html"), []byte("<html><body><!--@slot:a--><!--@slot:b--><!--@slot:c--></body></html>"), 0o644); err != nil {
-		t.Fatal(err)
 	}
 	var y strings.Builder
 	y.WriteString("fragments:\n")
@@ -90,14 +86,7 @@ func newSite(t testing.TB, fragYAML string) *site {
 // startComposer runs a composer on 127.0.0.1 with a Redis cache.
 func (s *site) startComposer(t testing.TB, redisURL string) string {
 	t.Helper()
-	cfg, err := composer.ParseConfig("t.yaml", []byte(s.yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := cfg.Compile("t.yaml", nil, s.dir, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := composertest.Site(t, s.yaml, map[string]string{"page.html": "<html><body><!--@slot:a--><!--@slot:b--><!--@slot:c--></body></html>"})
 	rdb, err := rediscache.NewClient(redisURL)
 	if err != nil {
 		t.Fatal(err)
