@@ -25,7 +25,7 @@ import (
 var (
 	secret = []byte("test-shows-secret")
 	editor = "test-editor-token"
-	now    = time.Date(2025, 11, 27, 12, 0, 0, 0, time.UTC)
+	now    = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 )
 
 func TestMain(m *testing.M) {
@@ -296,7 +296,7 @@ func TestAddShowErrors(t *testing.T) {
 		{"blank title", editor, map[string]any{"title": "   ", "genre": "Nature", "year": 2020, "episodes": 3}, 400, "title is required"},
 		{"long title", editor, map[string]any{"title": long, "genre": "Nature", "year": 2020, "episodes": 3}, 400, "title must be at most 80 characters"},
 		{"control characters", editor, map[string]any{"title": "Bell\u0007", "genre": "Nature", "year": 2020, "episodes": 3}, 400, "title contains invalid characters"},
-		{"old year", editor, map[string]any{"title": "Old", "genre": "Nature", "year": 1850, "episodes": 3}, 400, "year must be between 1900 and 2027"},
+		{"old year", editor, map[string]any{"title": "Old", "genre": "Nature", "year": 1850, "episodes": 3}, 400, "year must be between 1900 and 2028"},
 		{"future year", editor, map[string]any{"title": "Future", "genre": "Nature", "year": 2100, "episodes": 3}, 400, "year must be between"},
 		{"negative episodes", editor, map[string]any{"title": "Neg", "genre": "Nature", "year": 2020, "episodes": -1}, 400, "episodes must be between 1 and 999"},
 		{"long synopsis", editor, map[string]any{"title": "Syn", "genre": "Nature", "year": 2020, "episodes": 1, "synopsis": strings.Repeat("y", 501)}, 400, "synopsis must be at most 500"},
