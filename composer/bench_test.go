@@ -55,6 +55,7 @@ func benchPage(b *testing.B, ttl string, cache composer.Cache) *fasthttp.Client 
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() {
 		_ = srv.Shutdown()
+		_ = ln.Close() // Shutdown closes only a listener Serve has already taken up
 		_ = comp.Close()
 	})
 	client := &fasthttp.Client{

@@ -99,6 +99,7 @@ func newEnv(t *testing.T, fragYAML map[string]string, mutate ...func(string) str
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = srv.Shutdown()
+		_ = ln.Close() // Shutdown closes only a listener Serve has already taken up
 		<-done
 		_ = e.comp.Close()
 		_ = e.cache.Close()

@@ -157,10 +157,15 @@ func Serve(ctx context.Context, srv *fasthttp.Server, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.ShutdownWithContext(sctx); err != nil {
+	err := srv.ShutdownWithContext(sctx)
+	// Shutdown closes only the listeners Serve has taken up; closing ln too
+	// ends a Serve that had not got that far yet.
+	_ = ln.Close()
+	<-errc
+	if err != nil {
 		return fmt.Errorf("composer: shutdown: %w", err)
 	}
-	return <-errc
+	return nil
 }
 
 type fasthttpLogger struct{ log *slog.Logger }

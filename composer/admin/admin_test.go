@@ -120,6 +120,7 @@ func startServer(t *testing.T, site *composer.Site, store *settings.Store, tok s
 	s := &server{t: t, comp: comp, store: store, base: "http://" + ln.Addr().String(), http: &http.Client{Timeout: 5 * time.Second}}
 	t.Cleanup(func() {
 		_ = srv.Shutdown()
+		_ = ln.Close() // Shutdown closes only a listener Serve has already taken up
 		<-done
 		cancel()
 		<-watching

@@ -51,6 +51,7 @@ func NewFragment(t testing.TB, name, body string) *Fragment {
 	t.Cleanup(func() {
 		f.Release()
 		_ = f.srv.Shutdown()
+		_ = ln.Close() // Shutdown closes only a listener Serve has already taken up
 		<-done
 	})
 	return f

@@ -113,6 +113,7 @@ func start(t *testing.T, tok string) *server {
 	}}
 	t.Cleanup(func() {
 		_ = srv.Shutdown()
+		_ = ln.Close() // Shutdown closes only a listener Serve has already taken up
 		<-done
 		cancel()
 		<-watching

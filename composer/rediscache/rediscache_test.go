@@ -107,6 +107,7 @@ func (s *site) startComposer(t testing.TB, redisURL string) string {
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = srv.Shutdown()
+		_ = ln.Close() // Shutdown closes only a listener Serve has already taken up
 		<-done
 		_ = comp.Close()
 		_ = rdb.Close()

@@ -88,6 +88,7 @@ pages:
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = srv.Shutdown()
+		_ = ln.Close() // Shutdown closes only a listener Serve has already taken up
 		<-done
 		cancel()
 		<-watching
