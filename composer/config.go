@@ -216,15 +216,17 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 		c.Listen = v
 	}
 	for name, f := range c.Fragments {
-		if v := getenv(fragmentEnv(name, "URL")); v != "" {
+		if v := getenv(FragmentURLEnv(name)); v != "" {
 			f.URL = v
 			c.Fragments[name] = f
 		}
 	}
 }
 
-func fragmentEnv(name, field string) string {
-	return "TESSERA_FRAGMENT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_" + field
+// FragmentURLEnv names the variable that overrides a fragment's url:
+// TESSERA_FRAGMENT_<NAME>_URL, the name upper-cased with '-' as '_'.
+func FragmentURLEnv(name string) string {
+	return "TESSERA_FRAGMENT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_URL"
 }
 
 // lineFinder resolves YAML paths to line numbers in the source.

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strings"
 	"sync"
+
+	"github.com/tessera-dev/tessera/composer"
 )
 
 // SiteOptions configure the whole site in one process: the built-in
@@ -54,7 +55,7 @@ func StartSite(o SiteOptions) (*Site, error) {
 	}
 	o.Composer.Env = func(k string) string {
 		for name := range frags.Addrs {
-			if k == fragmentURLEnv(name) {
+			if k == composer.FragmentURLEnv(name) {
 				if v := env(k); v != "" {
 					return v
 				}
@@ -76,10 +77,6 @@ func StartSite(o SiteOptions) (*Site, error) {
 // Close stops the composer, then the fragments.
 func (s *Site) Close() error {
 	return errors.Join(s.Composer.Close(), s.Fragments.Close())
-}
-
-func fragmentURLEnv(name string) string {
-	return "TESSERA_FRAGMENT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_URL"
 }
 
 // DisplayAddr is the composer's address as a person would type it: an
