@@ -194,22 +194,29 @@ func buildURL(base, query string) string {
 	return base + "?" + query
 }
 
-// slotQuery is the query a slot sends: its own params plus the fragment's
-// vary inputs, sorted, so that it doubles as the cache key's variant.
+// slotQuery is the query a slot sends: its own params (already encoded at
+// config load) followed by the fragment's vary inputs in sorted order, so
+// that it doubles as the cache key's variant. A slot cannot set a vary
+// input itself (bindSlot refuses it), so the two never overlap.
 func slotQuery(s *Slot, inputs map[string]string) string {
 	if len(s.Fragment.Vary) == 0 {
 		return s.params
 	}
-	q, _ := url.ParseQuery(s.params)
-	if q == nil {
-		q = url.Values{}
-	}
+	var b strings.Builder
+	b.WriteString(s.params)
 	for _, name := range s.Fragment.Vary {
-		if v := inputs[name]; v != "" {
-			q.Set(name, v)
+		v := inputs[name]
+		if v == "" {
+			continue
 		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(name))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(v))
 	}
-	return q.Encode()
+	return b.String()
 }
 
 // CacheControl holds the directives of a Cache-Control header that matter
