@@ -426,44 +426,51 @@ func (r *pageRun) classify(sr *slotRun, e *Entry, now time.Time) bool {
 }
 
 // resolve fetches a slot that was not fresh in the cache, coalesced with
-// every other request for the same key. It returns within the fragment's
-// timeout, with the body, a stale copy, the fallback or a placeholder.
+// every other request for the same key and the same forwarded values. It
+// returns within the fragment's timeout, with the body, a stale copy, the
+// fallback or a placeholder. An answer that is not shareable is used only
+// by the request that fetched it: a waiter that was handed one fetches its
+// own.
 func (r *pageRun) resolve(sr *slotRun) {
 	f := sr.slot.Fragment
 	fm := r.c.m.fragment(f.Name)
 	start := time.Now()
 	sr.start = start
+	var ran atomic.Bool
 	fetch := func() (any, error) {
+		ran.Store(true)
 		if e := r.c.recentEntry(sr.key); e != nil && r.c.freshness(f, e).state(e, time.Now()) == stateFresh {
-			return &fetchResult{body: e.Body, version: e.Version}, nil
+			return &fetchResult{body: e.Body, version: e.Version, shareable: true}, nil
 		}
 		return r.c.fetchAndStore(f, sr.req, sr.key)
 	}
 	var ch <-chan singleflight.Result
 	if r.c.freshness(f, nil).ttl > 0 || !f.TTLSet {
-		ch = r.c.flight.DoChan(sr.key, fetch)
+		ch = r.c.flight.DoChan(sr.key+"\x00"+sr.req.personal, fetch)
 	} else {
-		// A fragment configured not to be cached is fetched per page:
-		// coalescing would share one page's answer with another. The call
-		// is bounded by the fragment's timeout, so it runs right here.
-		v, err := fetch()
-		res := make(chan singleflight.Result, 1)
-		res <- singleflight.Result{Val: v, Err: err}
-		ch = res
+		// A fragment configured not to be cached is fetched per page.
+		ch = r.c.fetchAsync(fetch)
 	}
 	timer := time.NewTimer(f.Timeout)
 	defer timer.Stop()
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			sr.err = res.Err
-		} else {
-			sr.body = res.Val.(*fetchResult).body
+	for ch != nil {
+		select {
+		case res := <-ch:
+			ch = nil
+			switch {
+			case res.Err != nil:
+				sr.err = res.Err
+			case !res.Val.(*fetchResult).shareable && !ran.Load():
+				// Another user's answer: fetch this user's own.
+				ch = r.c.fetchAsync(fetch)
+			default:
+				sr.body = res.Val.(*fetchResult).body
+			}
+		case <-timer.C:
+			ch, sr.err = nil, fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, f.Name, f.Timeout)
+		case <-r.ctx.Done():
+			ch, sr.err = nil, fmt.Errorf("%w: %s: page ended", ErrFragmentTimeout, f.Name)
 		}
-	case <-timer.C:
-		sr.err = fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, f.Name, f.Timeout)
-	case <-r.ctx.Done():
-		sr.err = fmt.Errorf("%w: %s: page ended", ErrFragmentTimeout, f.Name)
 	}
 	sr.dur = time.Since(start)
 	fm.observe(sr.dur)
@@ -482,6 +489,17 @@ func (r *pageRun) resolve(sr *slotRun) {
 	}
 	fm.result(sr.result)
 	fm.served[sr.served].Inc()
+}
+
+// fetchAsync runs fetch on its own goroutine; the call is bounded by the
+// fragment's timeout, so a caller that stops waiting leaks nothing for long.
+func (c *Composer) fetchAsync(fetch func() (any, error)) <-chan singleflight.Result {
+	res := make(chan singleflight.Result, 1)
+	go func() {
+		v, err := fetch()
+		res <- singleflight.Result{Val: v, Err: err}
+	}()
+	return res
 }
 
 // fetchAndStore makes one upstream call and, when the answer may be shared,

@@ -696,3 +696,85 @@ func TestInputAllowlist(t *testing.T) {
 		t.Fatalf("values outside the list must fall back to the default: %q", q)
 	}
 }
+
+// TestPersonalAnswersNeverCrossUsers sends distinct users at once to a
+// fragment that builds its markup from a forwarded cookie: whatever the
+// fragment's Cache-Control and the configured TTL, each user must see only
+// their own value.
+func TestPersonalAnswersNeverCrossUsers(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml, cc string
+	}{
+		{"private, no ttl", "forward_cookies: [consent]", "private, max-age=60"},
+		{"private, ttl set", "forward_cookies: [consent]\nttl: 60s", "private"},
+		{"no-store", "forward_cookies: [consent]\nttl: 60s", "no-store"},
+		{"public cache-control forgot private", "forward_cookies: [consent]", "max-age=60"},
+		{"ttl set, cache-control forgot private", "forward_cookies: [consent]\nttl: 60s", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, map[string]string{"a": tt.yaml + "\ntimeout: 2s"})
+			e.a.EchoCookie("consent")
+			e.a.SetCacheControl(tt.cc)
+			e.a.SetDelay(150 * time.Millisecond)
+			const users = 20
+			var wg sync.WaitGroup
+			errs := make(chan error, 2*users)
+			for round := range 2 {
+				for u := range users {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						val := fmt.Sprintf("user%d-r%d", u, round)
+						req, _ := http.NewRequest(http.MethodGet, e.base+"/", nil)
+						req.Header.Set("Cookie", "consent="+val)
+						resp, err := http.DefaultClient.Do(req)
+						if err != nil {
+							errs <- err
+							return
+						}
+						b, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if !strings.Contains(string(b), "<i data-echo>"+val+"</i>") {
+							i := strings.Index(string(b), "<i data-echo>")
+							got := "no echo"
+							if i >= 0 {
+								got = string(b)[i:min(len(b), i+40)]
+							}
+							errs <- fmt.Errorf("%s saw %s", val, got)
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			close(errs)
+			n := 0
+			for err := range errs {
+				if n < 3 {
+					t.Error(err)
+				}
+				n++
+			}
+			if n > 0 {
+				t.Fatalf("%d of %d pages showed another user's answer", n, 2*users)
+			}
+		})
+	}
+}
+
+// TestSetCookieAnswerIsNotShared: an answer carrying Set-Cookie is one
+// user's; concurrent users each get their own fetch.
+func TestSetCookieAnswerIsNotShared(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "ttl: 60s\ntimeout: 2s"})
+	e.a.SetCookie("sid=one-user")
+	e.a.SetDelay(100 * time.Millisecond)
+	const users = 10
+	var wg sync.WaitGroup
+	for range users {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.get("/") }()
+	}
+	wg.Wait()
+	if c := e.a.Calls(); c != users {
+		t.Fatalf("fragment answering Set-Cookie fetched %d times for %d concurrent pages, want one each", c, users)
+	}
+}

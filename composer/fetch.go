@@ -98,6 +98,10 @@ type fetchRequest struct {
 	url     string
 	headers [][2]string
 	cookies [][2]string
+	// personal is the user's forwarded headers and cookies, exactly as
+	// sent ("" when none were): an answer built from them belongs to
+	// that user alone.
+	personal string
 }
 
 // fetch calls a fragment with a hard deadline. It never returns a body
@@ -149,8 +153,19 @@ func (u *upstream) fetch(f *Fragment, fr *fetchRequest, deadline time.Time) (*fe
 	if !f.acceptsVersion(res.version) {
 		return nil, fmt.Errorf("%w: %s answered %q, config wants %s", ErrFragmentVersion, f.Name, res.version, f.Version)
 	}
-	res.shareable = !res.cc.NoStore && !res.cc.Private && len(resp.Header.PeekAll(fasthttp.HeaderSetCookie)) == 0
+	res.shareable = shareable(res.cc, len(resp.Header.PeekAll(fasthttp.HeaderSetCookie)) > 0, fr.personal != "")
 	return res, nil
+}
+
+// shareable reports whether an answer may be stored or handed to another
+// user: never when it says no-store or private or sets a cookie, and, when
+// the request carried a user's forwarded values, only when the fragment
+// says public or s-maxage (as RFC 9111 3.5 has it for Authorization).
+func shareable(cc CacheControl, setsCookie, personal bool) bool {
+	if cc.NoStore || cc.Private || setsCookie {
+		return false
+	}
+	return !personal || cc.Public || cc.HasSMax
 }
 
 // isHTML reports whether a Content-Type is text/html, in any case.
@@ -227,6 +242,9 @@ type CacheControl struct {
 	SWR, SIE           time.Duration
 	NoStore, NoCache   bool
 	Private, MustReval bool
+	// Public says the answer may be shared even though the request carried
+	// a user's forwarded values (RFC 9111 3.5, as for Authorization).
+	Public bool
 }
 
 // TTL is the freshness lifetime for a shared cache: s-maxage before max-age;
@@ -280,6 +298,8 @@ func ParseCacheControl(h string) CacheControl {
 			cc.NoCache = true
 		case "private":
 			cc.Private = true
+		case "public":
+			cc.Public = true
 		case "must-revalidate", "proxy-revalidate":
 			cc.MustReval = true
 		}

@@ -2,6 +2,7 @@ package composer
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,16 +58,20 @@ func (r *pageRun) newSlotRun(s *Slot) slotRun {
 	}
 	sr.req.headers = make([][2]string, 0, 2+len(f.ForwardHeaders))
 	sr.req.headers = append(sr.req.headers, [2]string{"X-Request-Id", r.ids.requestID}, [2]string{"traceparent", r.ids.traceparent(sr.spanID)})
+	var personal strings.Builder
 	for _, h := range f.ForwardHeaders {
 		if v, ok := r.fwd.headers[h]; ok {
 			sr.req.headers = append(sr.req.headers, [2]string{h, v})
+			personal.WriteString("h\x00" + h + "\x00" + v + "\x00")
 		}
 	}
 	for _, c := range f.ForwardCookies {
 		if v, ok := r.fwd.cookies[c]; ok {
 			sr.req.cookies = append(sr.req.cookies, [2]string{c, v})
+			personal.WriteString("c\x00" + c + "\x00" + v + "\x00")
 		}
 	}
+	sr.req.personal = personal.String()
 	return sr
 }
 

@@ -92,7 +92,7 @@ func TestParseCacheControl(t *testing.T) {
 		want composer.CacheControl
 		ttl  time.Duration
 	}{
-		{"public, max-age=60", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true}, time.Minute},
+		{"public, max-age=60", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true, Public: true}, time.Minute},
 		{"max-age=60, s-maxage=10", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true, SMaxAge: 10 * time.Second, HasSMax: true}, 10 * time.Second},
 		{`max-age="30", stale-while-revalidate=5, stale-if-error=600`, composer.CacheControl{MaxAge: 30 * time.Second, HasMaxAge: true, SWR: 5 * time.Second, SIE: 10 * time.Minute}, 30 * time.Second},
 		{"no-store", composer.CacheControl{NoStore: true}, 0},

@@ -29,6 +29,8 @@ type Fragment struct {
 	gate  chan struct{}
 	last  *fasthttp.RequestHeader
 	lastQ string
+	echo  string
+	setCk string
 	srv   *fasthttp.Server
 }
 
@@ -65,6 +67,10 @@ func (f *Fragment) handle(rc *fasthttp.RequestCtx) {
 	f.last = &h
 	f.lastQ = string(rc.QueryArgs().QueryString())
 	body, cc, ver, ctype, code, delay, gate := f.body, f.cc, f.ver, f.ctype, f.code, f.delay, f.gate
+	if f.echo != "" {
+		body += "<i data-echo>" + string(rc.Request.Header.Cookie(f.echo)) + "</i>"
+	}
+	setCk := f.setCk
 	f.mu.Unlock()
 	if gate != nil {
 		<-gate
@@ -78,8 +84,19 @@ func (f *Fragment) handle(rc *fasthttp.RequestCtx) {
 		rc.Response.Header.Set("Cache-Control", cc)
 	}
 	rc.Response.Header.Set("X-Fragment-Version", ver)
+	if setCk != "" {
+		rc.Response.Header.Add("Set-Cookie", setCk)
+	}
 	rc.SetBodyString(body)
 }
+
+// EchoCookie makes every answer end with the value of the named request
+// cookie, as <i data-echo>VALUE</i>: markup built from what a user sent.
+func (f *Fragment) EchoCookie(name string) { f.mu.Lock(); f.echo = name; f.mu.Unlock() }
+
+// SetCookie makes every answer carry a Set-Cookie header with value v
+// ("" for none).
+func (f *Fragment) SetCookie(v string) { f.mu.Lock(); f.setCk = v; f.mu.Unlock() }
 
 // Calls is how many requests the fragment received.
 func (f *Fragment) Calls() int64 { return f.calls.Load() }
