@@ -159,6 +159,7 @@ type pageRun struct {
 	inputs map[string]string
 	fwd    forwardable
 	slots  []slotRun
+	budget *budget
 	g      errgroup.Group
 }
 
@@ -178,6 +179,7 @@ func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page, params ma
 		r.inputs[k] = v
 	}
 	r.fwd = readForwardable(rc, site)
+	r.budget = newBudget(site.Limits, len(p.slots))
 	r.slots = make([]slotRun, len(p.slots))
 	keys := make([]string, len(p.slots))
 	for i, s := range p.slots {
@@ -197,6 +199,7 @@ func (c *Composer) serve(rc *fasthttp.RequestCtx, site *Site, p *Page, params ma
 		sr := &r.slots[i]
 		sr.ready = r.classify(sr, entries[i], now)
 		if sr.ready && !hasMarker(sr.body) {
+			sr.body = r.nested(sr.body, []string{sr.slot.Fragment.Name})
 			continue
 		}
 		sr.done = make(chan struct{})
@@ -361,6 +364,7 @@ func (r *pageRun) finish() {
 	r.cancel()
 	_ = r.g.Wait()
 	r.c.m.page(r.page.Path).Update(sinceSeconds(r.start))
+	r.noteRefusals()
 	r.report(200)
 }
 

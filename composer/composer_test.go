@@ -2,8 +2,10 @@ package composer_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -49,6 +51,25 @@ type env struct {
 	base  string
 	cache *memcache.Cache
 	set   *metrics.Set
+	logs  *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the composer's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // fragYAML is extra YAML per fragment name, indented under it.
@@ -84,7 +105,9 @@ func newEnv(t *testing.T, fragYAML map[string]string, mutate ...func(string) str
 		t.Fatal(err)
 	}
 	e.set = metrics.NewSet()
-	e.comp, err = composer.New(composer.Options{Site: site, Cache: e.cache, Metrics: e.set})
+	e.logs = &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	e.comp, err = composer.New(composer.Options{Site: site, Cache: e.cache, Metrics: e.set, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +499,7 @@ func TestNestedFragments(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	want := `A[<i>B[<b>C[<div class="frag-empty" data-fragment-empty="a" aria-hidden="true"></div>|<div class="frag-empty" data-fragment-empty="nosuch" aria-hidden="true"></div>]</b>]</i>]`
+	want := `A[<i>B[<b>C[<div class="frag-empty" data-fragment-empty="a" aria-hidden="true"></div>|<div class="frag-empty" data-fragment-empty="" aria-hidden="true"></div>]</b>]</i>]`
 	if !strings.Contains(body, want) {
 		t.Fatalf("nested composition wrong; want %s in\n%s", want, body)
 	}
@@ -776,5 +799,91 @@ func TestSetCookieAnswerIsNotShared(t *testing.T) {
 	wg.Wait()
 	if c := e.a.Calls(); c != users {
 		t.Fatalf("fragment answering Set-Cookie fetched %d times for %d concurrent pages, want one each", c, users)
+	}
+}
+
+// metric reads one series of the env's metric set.
+func (e *env) metric(series string) string {
+	var b bytes.Buffer
+	e.set.WritePrometheus(&b)
+	for _, line := range strings.Split(b.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestNestedExpansionIsBounded: a fragment placing 1,000 markers of a
+// fragment that places 1,000 markers of a leaf gives a page within the
+// default limits, logged once and counted.
+func TestNestedExpansionIsBounded(t *testing.T) {
+	e := newEnv(t, map[string]string{"c": "ttl: 60s"})
+	e.a.SetBody(`<section data-fragment="a">` + strings.Repeat(`<!--@slot:b-->`, 1000) + `</section>`)
+	e.b.SetBody(`<i>` + strings.Repeat(`<!--@slot:c-->`, 1000) + `</i>`)
+	e.c.SetBody(`<b>C1</b>`)
+	for range 3 {
+		resp, body := e.get("/")
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if n := strings.Count(body, "<b>C1</b>"); n == 0 || n > composer.DefaultSlotsPerPage {
+			t.Fatalf("%d leaf fragments on one page, want 1..%d", n, composer.DefaultSlotsPerPage)
+		}
+		if n := strings.Count(body, "<i>"); n > composer.DefaultMarkersPerAnswer+1 {
+			t.Fatalf("%d copies of b on one page, want at most %d", n, composer.DefaultMarkersPerAnswer+1)
+		}
+		if len(body) > 256<<10 {
+			t.Fatalf("page is %d bytes", len(body))
+		}
+	}
+	if v := e.metric(`tessera_nested_refused_total{reason="markers_per_answer"}`); v == "" || v == "0" {
+		t.Fatalf("refused markers not counted: %q", v)
+	}
+	if n := strings.Count(e.logs.String(), "nested slots refused"); n != 3 {
+		t.Fatalf("%d log lines about refused markers for 3 pages, want one per page:\n%.2000s", n, e.logs.String())
+	}
+}
+
+// TestNestedPageBytes: the page's fragment markup stays within page_bytes.
+func TestNestedPageBytes(t *testing.T) {
+	e := newEnv(t, nil, func(src string) string { return src + "limits:\n  page_bytes: 300\n" })
+	e.a.SetBody(`<a>` + strings.Repeat(`<!--@slot:c-->`, 8) + `</a>`)
+	e.b.SetBody(`<u>B</u>`)
+	e.c.SetBody(`<b>C1-padded-to-be-a-little-longer-than-a-few-bytes</b>`)
+	_, body := e.get("/")
+	main := body[strings.Index(body, "<main>")+6 : strings.Index(body, "</main>")]
+	if len(main) > 300 {
+		t.Fatalf("%d bytes of fragment markup, want at most 300:\n%s", len(main), main)
+	}
+	if v := e.metric(`tessera_nested_refused_total{reason="page_bytes"}`); v == "" || v == "0" {
+		t.Fatal("refusal page_bytes not counted")
+	}
+}
+
+// TestNestedLimits checks each configured limit on its own.
+func TestNestedLimits(t *testing.T) {
+	for _, tt := range []struct {
+		name, limits, aBody, reason string
+		leaves                      int
+	}{
+		{"markers per answer", "markers_per_answer: 2", strings.Repeat(`<!--@slot:c-->`, 5), "markers_per_answer", 2},
+		{"slots per page", "slots_per_page: 5", strings.Repeat(`<!--@slot:c-->`, 5), "slots_per_page", 2},
+		{"depth", "depth: 1", `<!--@slot:c-->`, "depth", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil, func(src string) string { return src + "limits:\n  " + tt.limits + "\n" })
+			e.a.SetBody(`<a>` + tt.aBody + `</a>`)
+			e.b.SetBody(`<u>B</u>`)
+			e.c.SetBody(`<b>C1-padded-to-be-a-little-longer-than-a-few-bytes</b>`)
+			_, body := e.get("/")
+			// The page's own slot c holds one leaf of its own.
+			if n := strings.Count(body, "<b>C1") - 1; n != tt.leaves {
+				t.Fatalf("%d nested leaves, want %d:\n%s", n, tt.leaves, body)
+			}
+			if v := e.metric(`tessera_nested_refused_total{reason="` + tt.reason + `"}`); v == "" || v == "0" {
+				t.Fatalf("refusal %s not counted", tt.reason)
+			}
+		})
 	}
 }

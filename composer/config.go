@@ -37,6 +37,24 @@ type Config struct {
 	Fragments map[string]FragmentConfig `yaml:"fragments"`
 	// Pages map routes to layouts.
 	Pages []PageConfig `yaml:"pages"`
+	// Limits bound what one page may grow to through nested fragments.
+	Limits LimitsConfig `yaml:"limits"`
+}
+
+// LimitsConfig bounds one page's nested composition; each unset field has
+// a default no real page meets. A marker over a limit becomes the empty
+// placeholder.
+type LimitsConfig struct {
+	// SlotsPerPage caps the slots of one page over all levels (default 64).
+	SlotsPerPage int `yaml:"slots_per_page"`
+	// MarkersPerAnswer caps the slot markers taken from one fragment
+	// answer (default 16).
+	MarkersPerAnswer int `yaml:"markers_per_answer"`
+	// PageBytes caps the bytes of fragment markup on one page (default
+	// 8 MiB).
+	PageBytes int `yaml:"page_bytes"`
+	// Depth caps nesting: a page's slot is level 1 (default 3, at most 8).
+	Depth int `yaml:"depth"`
 }
 
 // InputConfig says where a request input is read from, in order: the query
@@ -299,6 +317,7 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		Pages:     make(map[string]*Page, len(c.Pages)),
 	}
 	site.NearCache = v.duration("near_cache", c.NearCache, time.Second, time.Minute, true)
+	site.Limits = v.limits(c.Limits)
 	// Page path parameters ({story} in /news/{story}) are inputs too.
 	pathParams := map[string]bool{}
 	for _, pc := range c.Pages {
@@ -402,6 +421,38 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		return nil, v.errs
 	}
 	return site, nil
+}
+
+// Limits are a page's compiled budget for nested composition.
+type Limits struct {
+	SlotsPerPage, MarkersPerAnswer, PageBytes, Depth int
+}
+
+// Default limits: far above what a real page uses.
+const (
+	DefaultSlotsPerPage     = 64
+	DefaultMarkersPerAnswer = 16
+	DefaultPageBytes        = 8 << 20
+	DefaultDepth            = 3
+)
+
+func (v *validator) limits(lc LimitsConfig) Limits {
+	one := func(field string, n, def, hi int) int {
+		switch {
+		case n == 0:
+			return def
+		case n < 0 || n > hi:
+			v.addf("limits."+field, "%d must be between 1 and %d", n, hi)
+			return def
+		}
+		return n
+	}
+	return Limits{
+		SlotsPerPage:     one("slots_per_page", lc.SlotsPerPage, DefaultSlotsPerPage, 4096),
+		MarkersPerAnswer: one("markers_per_answer", lc.MarkersPerAnswer, DefaultMarkersPerAnswer, 1024),
+		PageBytes:        one("page_bytes", lc.PageBytes, DefaultPageBytes, 256<<20),
+		Depth:            one("depth", lc.Depth, DefaultDepth, 8),
+	}
 }
 
 func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[string]InputConfig, env func(string) string) *Fragment {

@@ -26,6 +26,8 @@ type meters struct {
 	frags sync.Map
 	pages sync.Map
 	redis *metrics.Counter
+	// refused counts nested slot markers left empty, by reason.
+	refused [nRefusals]*metrics.Counter
 }
 
 type fragMeters struct {
@@ -105,10 +107,14 @@ func (fm *fragMeters) typical() time.Duration {
 }
 
 func newMeters(set *metrics.Set) *meters {
-	return &meters{
+	m := &meters{
 		set:   set,
 		redis: set.GetOrCreateCounter("tessera_cache_errors_total"),
 	}
+	for why := range nRefusals {
+		m.refused[why] = set.GetOrCreateCounter(`tessera_nested_refused_total{reason="` + why.String() + `"}`)
+	}
+	return m
 }
 
 func (m *meters) fragment(name string) *fragMeters {

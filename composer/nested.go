@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
 )
-
-// MaxNesting is how deep fragments may nest: a page slot's fragment is level
-// one, a slot inside it level two, and so on.
-const MaxNesting = 3
 
 // forwardable holds the request headers and cookies that any fragment of
 // the site may be sent, copied out of the RequestCtx so that nested
@@ -99,82 +96,203 @@ func (r *pageRun) lookup(keys []string) []*Entry {
 
 func hasMarker(body []byte) bool { return bytes.Contains(body, slotOpen) }
 
+// refusal is why a nested slot marker was not filled.
+type refusal int
+
+const (
+	refusedDepth refusal = iota
+	refusedCycle
+	refusedUnknown
+	refusedBadSlot
+	refusedMarkers // over the markers one answer may place
+	refusedSlots   // over the page's slots, all levels
+	refusedBytes   // over the page's bytes
+	nRefusals
+)
+
+var refusalNames = [nRefusals]string{"depth", "cycle", "unknown_fragment", "bad_slot", "markers_per_answer", "slots_per_page", "page_bytes"}
+
+func (r refusal) String() string { return refusalNames[r] }
+
+// budget is what is left of one page's limits for nested composition. It
+// is shared by the page's goroutines, hence atomic; it lives and dies with
+// the page.
+type budget struct {
+	slots   atomic.Int64
+	bytes   atomic.Int64
+	refused [nRefusals]atomic.Int64
+}
+
+func newBudget(l Limits, pageSlots int) *budget {
+	b := &budget{}
+	b.slots.Store(int64(l.SlotsPerPage - pageSlots))
+	b.bytes.Store(int64(l.PageBytes))
+	return b
+}
+
+func (b *budget) refuse(why refusal) { b.refused[why].Add(1) }
+
+// takeSlot reserves one nested slot; it reports false when none is left.
+func (b *budget) takeSlot() bool { return b.slots.Add(-1) >= 0 }
+
+// takeBytes reserves n bytes of page markup; it reports false when they
+// do not fit, and then reserves nothing.
+func (b *budget) takeBytes(n int) bool {
+	if b.bytes.Add(-int64(n)) >= 0 {
+		return true
+	}
+	b.bytes.Add(int64(n))
+	return false
+}
+
+// noteRefusals logs, once per page, how many nested markers were refused
+// and why, and counts them.
+func (r *pageRun) noteRefusals() {
+	var attrs []any
+	for why := range nRefusals {
+		if n := r.budget.refused[why].Load(); n > 0 {
+			r.c.m.refused[why].Add(int(n))
+			attrs = append(attrs, why.String(), n)
+		}
+	}
+	if attrs != nil {
+		r.c.log.Warn("nested slots refused", append(attrs, "page", r.page.Path, "request_id", r.ids.requestID)...)
+	}
+}
+
+// anonymousEmpty is the placeholder for a refused marker whose name is not
+// a configured fragment: names from fragment markup are not echoed.
+var anonymousEmpty = renderEmpty("")
+
+// refusedPlaceholder is what a refused marker leaves on the page.
+func (r *pageRun) refusedPlaceholder(name string) []byte {
+	if r.site.Fragments[name] != nil {
+		return emptySlot(name)
+	}
+	return anonymousEmpty
+}
+
 // nested resolves the fragment slots inside a fragment's body, in parallel,
-// up to MaxNesting levels. chain is the path of fragment names from the
-// page down to body; a slot naming one of them is a cycle and is left
-// empty, as is one past the depth limit or naming no known fragment.
+// within the page's budget, and takes the bytes it writes from the page's
+// byte budget. chain is the path of fragment names from the page down to
+// body. A slot naming one of them is a cycle and is left empty, as is one
+// past the depth limit, naming no known fragment, or over the page's slot
+// budget; markers past the first MarkersPerAnswer of one answer are dropped.
+// An answer whose own markup does not fit the page's bytes is left empty.
 func (r *pageRun) nested(body []byte, chain []string) []byte {
+	self := chain[len(chain)-1]
 	if !hasMarker(body) {
+		if !r.budget.takeBytes(len(body)) {
+			return r.overBytes(self)
+		}
 		return body
 	}
 	parts, err := ParseLayout(body)
 	if err != nil {
-		r.c.log.Warn("fragment holds a bad slot marker; left as is", "fragment", chain[len(chain)-1], "err", err)
-		return body
+		r.budget.refuse(refusedBadSlot)
+		parts = []Part{{Static: body}}
 	}
-	children := make([]slotRun, 0, len(parts)/2+1)
-	which := make([]int, len(parts)) // child index, or -1 for static, -2 for refused
+	limits := r.site.Limits
+	children := make([]slotRun, 0, min(len(parts)/2+1, limits.MarkersPerAnswer))
+	which := make([]int, len(parts)) // child index, or -1 for static, -2 for refused, -3 for dropped
+	markers, own := 0, 0
 	for i, p := range parts {
 		which[i] = -1
 		if p.Marker == nil {
+			own += len(p.Static)
 			continue
 		}
-		which[i] = -2
-		reason := ""
-		switch {
-		case len(chain) >= MaxNesting:
-			reason = "nesting deeper than the limit"
-		case containsString(chain, p.Marker.Name):
-			reason = "cycle"
-		case r.site.Fragments[p.Marker.Name] == nil:
-			reason = "unknown fragment"
+		markers++
+		if markers > limits.MarkersPerAnswer {
+			which[i] = -3
+			r.budget.refuse(refusedMarkers)
+			continue
 		}
-		var s *Slot
-		if reason == "" {
-			if s, err = bindSlot(p.Marker, r.site.Fragments); err != nil {
-				reason = err.Error()
-			}
-		}
-		if reason != "" {
-			r.c.log.Warn("nested slot refused", "fragment", chain[len(chain)-1], "slot", p.Marker.Name, "reason", reason, "request_id", r.ids.requestID)
+		s, why := r.admit(p.Marker, chain)
+		if why >= 0 {
+			which[i] = -2
+			own += len(r.refusedPlaceholder(p.Marker.Name))
+			r.budget.refuse(why)
 			continue
 		}
 		which[i] = len(children)
 		children = append(children, r.newSlotRun(s))
 	}
-	if len(children) > 0 {
-		keys := make([]string, len(children))
-		for i := range children {
-			keys[i] = children[i].key
-		}
-		entries := r.lookup(keys)
-		now := time.Now()
-		var wg sync.WaitGroup
-		for i := range children {
-			ch := &children[i]
-			ready := r.classify(ch, entries[i], now)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if !ready {
-					r.resolve(ch)
-				}
-				ch.body = r.nested(ch.body, append(chain[:len(chain):len(chain)], ch.slot.Fragment.Name))
-			}()
-		}
-		wg.Wait()
+	if !r.budget.takeBytes(own) {
+		return r.overBytes(self)
 	}
+	r.resolveChildren(children, chain)
 	var out bytes.Buffer
-	out.Grow(len(body) * 2)
+	out.Grow(own + len(children)*256)
 	for i, p := range parts {
-		switch w := which[i]; {
-		case w == -1:
+		switch w := which[i]; w {
+		case -1:
 			out.Write(p.Static)
-		case w == -2:
-			out.Write(renderEmpty(p.Marker.Name))
+		case -2:
+			out.Write(r.refusedPlaceholder(p.Marker.Name))
+		case -3:
 		default:
 			out.Write(children[w].body)
 		}
 	}
 	return out.Bytes()
+}
+
+// overBytes is what a fragment's answer that does not fit the page's bytes
+// leaves: its empty placeholder, or nothing once even that does not fit.
+func (r *pageRun) overBytes(name string) []byte {
+	r.budget.refuse(refusedBytes)
+	if e := emptySlot(name); r.budget.takeBytes(len(e)) {
+		return e
+	}
+	return nil
+}
+
+// admit decides whether a marker found in a fragment's answer is filled:
+// it returns the bound slot, or why not.
+func (r *pageRun) admit(m *Marker, chain []string) (*Slot, refusal) {
+	switch {
+	case len(chain) >= r.site.Limits.Depth:
+		return nil, refusedDepth
+	case containsString(chain, m.Name):
+		return nil, refusedCycle
+	case r.site.Fragments[m.Name] == nil:
+		return nil, refusedUnknown
+	}
+	s, err := bindSlot(m, r.site.Fragments)
+	if err != nil {
+		return nil, refusedBadSlot
+	}
+	if !r.budget.takeSlot() {
+		return nil, refusedSlots
+	}
+	return s, -1
+}
+
+// resolveChildren looks the nested slots up in one round trip, fetches the
+// missing ones in parallel and expands what they hold in turn.
+func (r *pageRun) resolveChildren(children []slotRun, chain []string) {
+	if len(children) == 0 {
+		return
+	}
+	keys := make([]string, len(children))
+	for i := range children {
+		keys[i] = children[i].key
+	}
+	entries := r.lookup(keys)
+	now := time.Now()
+	var wg sync.WaitGroup
+	for i := range children {
+		ch := &children[i]
+		ready := r.classify(ch, entries[i], now)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !ready {
+				r.resolve(ch)
+			}
+			ch.body = r.nested(ch.body, append(chain[:len(chain):len(chain)], ch.slot.Fragment.Name))
+		}()
+	}
+	wg.Wait()
 }

@@ -15,6 +15,8 @@ type Site struct {
 	// NearCache is how long entries read from a shared cache are kept in
 	// memory (0: not at all).
 	NearCache time.Duration
+	// Limits bound each page's nested composition.
+	Limits    Limits
 	Inputs    map[string]InputConfig
 	Fragments map[string]*Fragment
 	Pages     map[string]*Page
