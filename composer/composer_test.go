@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -223,8 +224,11 @@ func TestFailedFragmentGetsFallback(t *testing.T) {
 	}
 }
 
+// TestHangingFragmentCutAtTimeout: the page's deadline is past 10 s (the
+// slowest timeout of its slots), so only c's own 150 ms timeout can end the
+// page within 5 s.
 func TestHangingFragmentCutAtTimeout(t *testing.T) {
-	e := newEnv(t, map[string]string{"c": "timeout: 150ms\nfallback: '<p>C late</p>'"})
+	e := newEnv(t, map[string]string{"a": "timeout: 10s", "c": "timeout: 150ms\nfallback: '<p>C late</p>'"})
 	e.c.Hold()
 	start := time.Now()
 	resp, body := e.get("/")
@@ -233,7 +237,7 @@ func TestHangingFragmentCutAtTimeout(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, "<p>C late</p>") || !strings.Contains(body, "A1") {
 		t.Fatalf("status %d, body %s", resp.StatusCode, body)
 	}
-	if took > 3*time.Second {
+	if took > 5*time.Second {
 		t.Fatalf("page took %s; the 150ms timeout did not cut the fragment", took)
 	}
 }
@@ -327,8 +331,13 @@ func TestStaleIfError(t *testing.T) {
 	}
 }
 
+// TestConcurrentColdMissesFetchOnce: 100 concurrent cold pages make one
+// upstream call per fragment. It asserts coalescing, not timing: with
+// -race on two busy cores the one shared fetch has been seen to take more
+// than a 300 ms timeout, which degraded every page waiting on it, so the
+// fragments get a timeout no scheduling delay reaches.
 func TestConcurrentColdMissesFetchOnce(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, map[string]string{"a": "timeout: 10s", "b": "timeout: 10s", "c": "timeout: 10s"})
 	for _, f := range []*composertest.Fragment{e.a, e.b, e.c} {
 		f.SetDelay(100 * time.Millisecond)
 	}
@@ -344,10 +353,10 @@ func TestConcurrentColdMissesFetchOnce(t *testing.T) {
 				errs <- err
 				return
 			}
-			b, _ := io.ReadAll(resp.Body)
+			b, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if !strings.Contains(string(b), "A1") || !strings.Contains(string(b), "C1") {
-				errs <- fmt.Errorf("incomplete page")
+			if err != nil || !strings.Contains(string(b), "A1") || !strings.Contains(string(b), "C1") {
+				errs <- fmt.Errorf("incomplete page (%v): %s", err, b)
 			}
 		}()
 	}
@@ -491,7 +500,9 @@ func TestCircuitBreakerSkipsFailingFragment(t *testing.T) {
 }
 
 func TestNestedFragments(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, map[string]string{"a": "nest: [b]", "b": "nest: [c]\nparams: {view: [mini, x]}", "c": "nest: [a, nosuch]"}, func(src string) string {
+		return strings.Replace(src, "nest: [a, nosuch]", "nest: [a]", 1)
+	})
 	e.a.SetBody(`<section data-fragment="a">A[<!--@slot:b view=mini-->]</section>`)
 	e.b.SetBody(`<i>B[<!--@slot:c-->]</i>`)
 	e.c.SetBody(`<b>C[<!--@slot:a-->|<!--@slot:nosuch-->]</b>`)
@@ -566,6 +577,18 @@ func TestPathParametersAreInputs(t *testing.T) {
 	}
 	if _, _ = e.get("/"); e.a.LastQuery() != "" {
 		t.Errorf("page without {story} sent %q", e.a.LastQuery())
+	}
+	calls := e.a.Calls()
+	resp, err := http.Post(e.base+"/news/lynx-return", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Fatalf("POST to a pattern page: %d, Allow %q; want 405 with Allow: GET, HEAD", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	if e.a.Calls() != calls {
+		t.Fatal("a POST composed the page")
 	}
 }
 
@@ -818,7 +841,7 @@ func (e *env) metric(series string) string {
 // fragment that places 1,000 markers of a leaf gives a page within the
 // default limits, logged once and counted.
 func TestNestedExpansionIsBounded(t *testing.T) {
-	e := newEnv(t, map[string]string{"c": "ttl: 60s"})
+	e := newEnv(t, map[string]string{"a": "nest: [b]", "b": "nest: [c]", "c": "ttl: 60s"})
 	e.a.SetBody(`<section data-fragment="a">` + strings.Repeat(`<!--@slot:b-->`, 1000) + `</section>`)
 	e.b.SetBody(`<i>` + strings.Repeat(`<!--@slot:c-->`, 1000) + `</i>`)
 	e.c.SetBody(`<b>C1</b>`)
@@ -847,7 +870,7 @@ func TestNestedExpansionIsBounded(t *testing.T) {
 
 // TestNestedPageBytes: the page's fragment markup stays within page_bytes.
 func TestNestedPageBytes(t *testing.T) {
-	e := newEnv(t, nil, func(src string) string { return src + "limits:\n  page_bytes: 300\n" })
+	e := newEnv(t, map[string]string{"a": "nest: [c]"}, func(src string) string { return src + "limits:\n  page_bytes: 300\n" })
 	e.a.SetBody(`<a>` + strings.Repeat(`<!--@slot:c-->`, 8) + `</a>`)
 	e.b.SetBody(`<u>B</u>`)
 	e.c.SetBody(`<b>C1-padded-to-be-a-little-longer-than-a-few-bytes</b>`)
@@ -872,7 +895,7 @@ func TestNestedLimits(t *testing.T) {
 		{"depth", "depth: 1", `<!--@slot:c-->`, "depth", 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, nil, func(src string) string { return src + "limits:\n  " + tt.limits + "\n" })
+			e := newEnv(t, map[string]string{"a": "nest: [c]"}, func(src string) string { return src + "limits:\n  " + tt.limits + "\n" })
 			e.a.SetBody(`<a>` + tt.aBody + `</a>`)
 			e.b.SetBody(`<u>B</u>`)
 			e.c.SetBody(`<b>C1-padded-to-be-a-little-longer-than-a-few-bytes</b>`)
@@ -885,5 +908,38 @@ func TestNestedLimits(t *testing.T) {
 				t.Fatalf("refusal %s not counted", tt.reason)
 			}
 		})
+	}
+}
+
+// TestNestedPlacesOnlyWhatConfigAllows: a fragment's markup may place only
+// the fragments its config names, only with parameters they allow; the
+// composer never calls a fragment for a refused marker.
+func TestNestedPlacesOnlyWhatConfigAllows(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "nest: [b]\nttl: 0s", "b": "params: {view: [mini, x]}"})
+	e.b.SetBody(`<u>B</u>`)
+	for _, tt := range []struct{ name, marker string }{
+		{"not named in nest", `<!--@slot:c-->`},
+		{"parameter not allowed", `<!--@slot:b view=admin-->`},
+		{"parameter not declared", `<!--@slot:b view=mini limit=999999-->`},
+		{"primary set by a fragment", `<!--@slot:b primary=true-->`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e.a.SetBody(`<a>` + tt.marker + `</a>`)
+			bq, cq := e.b.Calls(), e.c.Calls()
+			_, body := e.get("/?n=" + url.QueryEscape(tt.name))
+			if !strings.Contains(body, `<a><div class="frag-empty"`) {
+				t.Fatalf("marker %s was filled:\n%s", tt.marker, body)
+			}
+			// The page's own slots b and c are cached after the first page.
+			if e.b.Calls() > bq+1 || e.c.Calls() > cq+1 {
+				t.Fatalf("a refused marker made the composer call a fragment")
+			}
+		})
+	}
+	e.a.SetBody(`<a><!--@slot:b view=mini--></a>`)
+	e.waitCached(2)
+	_, body := e.get("/")
+	if !strings.Contains(body, `<a><u>B</u></a>`) {
+		t.Fatalf("allowed marker not filled:\n%s", body)
 	}
 }

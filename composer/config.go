@@ -106,6 +106,13 @@ type FragmentConfig struct {
 	// Version constrains the X-Fragment-Version the composer accepts
 	// (semver range, e.g. "^1.2"); an answer outside it is not used.
 	Version string `yaml:"version"`
+	// Nest names the fragments this fragment's markup may place with slot
+	// markers (default none).
+	Nest []string `yaml:"nest"`
+	// Params lists the slot parameters other fragments' markup may place
+	// this fragment with, each with its accepted values (empty: any valid
+	// value). Layouts are checked against it too when it is set.
+	Params map[string][]string `yaml:"params"`
 }
 
 // BreakerConfig tunes a fragment's circuit breaker: after Failures
@@ -368,6 +375,13 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 			site.Fragments[name] = f
 		}
 	}
+	for _, name := range sortedKeys(c.Fragments) {
+		for i, n := range c.Fragments[name].Nest {
+			if _, ok := c.Fragments[n]; !ok {
+				v.addf(fmt.Sprintf("fragments.%s.nest[%d]", name, i), "%q is not a declared fragment", n)
+			}
+		}
+	}
 	if len(c.Pages) == 0 {
 		v.addf("pages", "at least one page is required")
 	}
@@ -531,6 +545,22 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		} else {
 			f.Version, f.versionRange = fc.Version, c
 		}
+	}
+	f.Nest = append([]string(nil), fc.Nest...)
+	for _, k := range sortedKeys(fc.Params) {
+		if !valuePattern.MatchString(k) || k == "primary" || containsString(fc.Vary, k) {
+			v.addf(path+".params."+k, "%q cannot be a slot parameter (a name like view; not primary or a vary input)", k)
+			continue
+		}
+		for i, val := range fc.Params[k] {
+			if !valuePattern.MatchString(val) {
+				v.addf(fmt.Sprintf("%s.params.%s[%d]", path, k, i), "%q must match %s", val, valuePattern)
+			}
+		}
+		if f.Params == nil {
+			f.Params = make(map[string][]string, len(fc.Params))
+		}
+		f.Params[k] = append([]string{}, fc.Params[k]...)
 	}
 	f.BreakerFailures = DefaultBreakerFailures
 	if fc.Breaker.Failures != nil {

@@ -1,11 +1,14 @@
 // Package composer assembles pages from fragment services.
 //
-// A Page is a layout with slots. For each request the Composer looks every
-// slot's fragment up in the Cache in one round trip, fetches the missing or
-// expired ones from their services in parallel (each bounded by its own
-// timeout, concurrent misses for one key coalesced), and stitches the page:
-// the static parts of the layout stream out at once and each slot is written,
-// in document order, as soon as it and every slot before it are ready.
+// A Page is a layout with slots. Composer.ServePage is the whole request
+// path, five steps each in its own file: plan (plan.go, pure: keys, inputs,
+// forwarded values, budget), lookup (lookup.go: one cache round trip),
+// fan-out (fanout.go: the missing or stale slots fetched in parallel, each
+// within its own timeout, concurrent misses for one key and the same
+// forwarded values coalesced), stitch (stitch.go: the page whole or
+// streamed in document order) and observe (observe.go). Slot markers found
+// in a fragment's answer re-enter plan, lookup and fan-out (nested.go)
+// within the page's one budget.
 //
 // A fragment that fails or is late is replaced, in order, by its stale cached
 // copy, its configured fallback, or an empty placeholder; a page only fails

@@ -171,10 +171,26 @@ func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
 		if containsString(f.Vary, p.Key) {
 			return nil, fmt.Errorf("slot %q sets %q, which is a request input of that fragment", m.Name, p.Key)
 		}
+		if f.Params != nil && !f.allowsParam(p.Key, p.Value) {
+			return nil, fmt.Errorf("slot %q sets %s=%s, which the fragment's params do not list", m.Name, p.Key, p.Value)
+		}
 		q.Set(p.Key, p.Value)
 	}
 	s.params = q.Encode()
 	return s, nil
+}
+
+// bindNestedSlot binds a marker found in a fragment's answer to f: every
+// parameter must be one f's params allow, and primary is the page's alone.
+func bindNestedSlot(m *Marker, f *Fragment) (*Slot, error) {
+	q := url.Values{}
+	for _, p := range m.Params {
+		if !f.allowsParam(p.Key, p.Value) {
+			return nil, fmt.Errorf("%w: %s=%s is not a parameter %s allows", ErrBadMarker, p.Key, p.Value, f.Name)
+		}
+		q.Set(p.Key, p.Value)
+	}
+	return &Slot{Fragment: f, params: q.Encode()}, nil
 }
 
 func containsString(list []string, s string) bool {

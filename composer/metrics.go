@@ -9,14 +9,6 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 )
 
-// Cache results as counted in tessera_cache_results_total.
-const (
-	resultHit   = "hit"
-	resultMiss  = "miss"
-	resultStale = "stale"
-	resultError = "error"
-)
-
 // meters holds the composer's Prometheus series. Series are created once per
 // fragment or page and reused, so the hot path does not build label strings.
 type meters struct {
@@ -28,12 +20,14 @@ type meters struct {
 	redis *metrics.Counter
 	// refused counts nested slot markers left empty, by reason.
 	refused [nRefusals]*metrics.Counter
+	// panics counts panics recovered on any of the composer's goroutines.
+	panics *metrics.Counter
 }
 
 type fragMeters struct {
 	fetches                 *metrics.Counter
 	hit, miss, stale, error *metrics.Counter
-	served                  map[string]*metrics.Counter // stale, fallback, empty
+	served                  [servedEmpty + 1]*metrics.Counter // by servedAs; [0] unused
 	fetchSeconds            *metrics.PrometheusHistogram
 	errMu                   sync.Mutex
 	errs                    map[string]*metrics.Counter
@@ -108,8 +102,9 @@ func (fm *fragMeters) typical() time.Duration {
 
 func newMeters(set *metrics.Set) *meters {
 	m := &meters{
-		set:   set,
-		redis: set.GetOrCreateCounter("tessera_cache_errors_total"),
+		set:    set,
+		redis:  set.GetOrCreateCounter("tessera_cache_errors_total"),
+		panics: set.GetOrCreateCounter("tessera_panics_total"),
 	}
 	for why := range nRefusals {
 		m.refused[why] = set.GetOrCreateCounter(`tessera_nested_refused_total{reason="` + why.String() + `"}`)
@@ -127,8 +122,8 @@ func (m *meters) fragment(name string) *fragMeters {
 		return fm.(*fragMeters)
 	}
 	l := `{fragment="` + name + `"`
-	res := func(r string) *metrics.Counter {
-		return m.set.GetOrCreateCounter(`tessera_cache_results_total` + l + `,result="` + r + `"}`)
+	res := func(r cacheResult) *metrics.Counter {
+		return m.set.GetOrCreateCounter(`tessera_cache_results_total` + l + `,result="` + r.String() + `"}`)
 	}
 	fm := &fragMeters{
 		fetches:      m.set.GetOrCreateCounter(`tessera_fragment_fetches_total` + l + `}`),
@@ -137,19 +132,51 @@ func (m *meters) fragment(name string) *fragMeters {
 		stale:        res(resultStale),
 		error:        res(resultError),
 		fetchSeconds: m.set.GetOrCreatePrometheusHistogram(`tessera_fragment_fetch_seconds` + l + `}`),
-		served:       map[string]*metrics.Counter{},
 		errs:         map[string]*metrics.Counter{},
 		set:          m.set,
 		name:         name,
 	}
-	for _, k := range []string{"stale", "fallback", "empty"} {
-		fm.served[k] = m.set.GetOrCreateCounter(`tessera_fragment_degraded_total` + l + `,served="` + k + `"}`)
+	for _, k := range []servedAs{servedStale, servedFallback, servedEmpty} {
+		fm.served[k] = m.set.GetOrCreateCounter(`tessera_fragment_degraded_total` + l + `,served="` + k.String() + `"}`)
 	}
 	m.frags.Store(name, fm)
 	return fm
 }
 
-func (fm *fragMeters) result(r string) {
+// drop removes a fragment's series, once it is no longer configured.
+func (m *meters) drop(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.frags.LoadAndDelete(name)
+	if !ok {
+		return
+	}
+	fm := v.(*fragMeters)
+	l := `{fragment="` + name + `"`
+	names := []string{`tessera_fragment_fetches_total` + l + `}`, `tessera_fragment_fetch_seconds` + l + `}`}
+	for _, r := range []cacheResult{resultHit, resultMiss, resultStale, resultError} {
+		names = append(names, `tessera_cache_results_total`+l+`,result="`+r.String()+`"}`)
+	}
+	for _, k := range []servedAs{servedStale, servedFallback, servedEmpty} {
+		names = append(names, `tessera_fragment_degraded_total`+l+`,served="`+k.String()+`"}`)
+	}
+	fm.errMu.Lock()
+	for reason := range fm.errs {
+		names = append(names, `tessera_fragment_errors_total`+l+`,reason="`+reason+`"}`)
+	}
+	fm.errMu.Unlock()
+	for _, n := range names {
+		m.set.UnregisterMetric(n)
+	}
+}
+
+func (fm *fragMeters) degraded(s servedAs) {
+	if s != servedFresh {
+		fm.served[s].Inc()
+	}
+}
+
+func (fm *fragMeters) result(r cacheResult) {
 	switch r {
 	case resultHit:
 		fm.hit.Inc()
@@ -186,5 +213,3 @@ func (m *meters) page(path string) *metrics.PrometheusHistogram {
 	m.pages.Store(path, h)
 	return h
 }
-
-func sinceSeconds(t time.Time) float64 { return time.Since(t).Seconds() }

@@ -9,6 +9,58 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// request is what the plan needs of the browser's request, copied out of
+// the RequestCtx so that it outlives the handler.
+type request struct {
+	ids    requestIDs
+	inputs map[string]string
+	fwd    forwardable
+}
+
+// readRequest copies the request values the site may use: correlation
+// ids, declared inputs (page path parameters included) and the headers and
+// cookies some fragment may be forwarded.
+func readRequest(rc *fasthttp.RequestCtx, site *Site, params map[string]string) request {
+	req := request{ids: readRequestIDs(rc), inputs: readInputs(rc, site.Inputs), fwd: readForwardable(rc, site)}
+	for k, v := range params {
+		if req.inputs == nil {
+			req.inputs = make(map[string]string, len(params))
+		}
+		req.inputs[k] = v
+	}
+	return req
+}
+
+// forwardable holds the request headers and cookies that any fragment of
+// the site may be sent.
+type forwardable struct {
+	headers map[string]string
+	cookies map[string]string
+}
+
+func readForwardable(rc *fasthttp.RequestCtx, site *Site) forwardable {
+	var fw forwardable
+	for _, f := range site.Fragments {
+		for _, h := range f.ForwardHeaders {
+			if v := rc.Request.Header.Peek(h); len(v) > 0 && len(v) <= 4096 {
+				if fw.headers == nil {
+					fw.headers = make(map[string]string)
+				}
+				fw.headers[h] = string(v)
+			}
+		}
+		for _, c := range f.ForwardCookies {
+			if v := rc.Request.Header.Cookie(c); len(v) > 0 && len(v) <= 4096 {
+				if fw.cookies == nil {
+					fw.cookies = make(map[string]string)
+				}
+				fw.cookies[c] = string(v)
+			}
+		}
+	}
+	return fw
+}
+
 // requestIDs are the correlation ids of one page request, copied out of the
 // RequestCtx: the request id, and the W3C trace context with the page's own
 // span (its parent is the caller's span, when there is one).

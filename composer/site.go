@@ -145,6 +145,17 @@ type Fragment struct {
 	// Version is the accepted version range ("" accepts any).
 	Version      string
 	versionRange *semver.Constraints
+	// Nest names the fragments this one's markup may place.
+	Nest []string
+	// Params are the slot parameters this fragment may be placed with,
+	// each with its accepted values (empty: any); nil when not declared.
+	Params map[string][]string
+}
+
+// allowsParam reports whether a slot may place f with k=v.
+func (f *Fragment) allowsParam(k, v string) bool {
+	vals, ok := f.Params[k]
+	return ok && (len(vals) == 0 || containsString(vals, v))
 }
 
 // acceptsVersion reports whether an answer of version v may be used.

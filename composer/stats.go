@@ -39,7 +39,7 @@ func (c *Composer) Stats(name string) FragmentStats {
 		Stale:   fm.stale.Get(),
 		Errors:  fm.error.Get(),
 		Fetches: fm.fetches.Get(),
-		Breaker: c.brk.state(name),
+		Breaker: c.BreakerState(name),
 	}
 	fm.errMu.Lock()
 	for reason, ctr := range fm.errs {

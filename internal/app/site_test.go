@@ -108,8 +108,8 @@ func TestSiteEndToEndWithRedis(t *testing.T) {
 			t.Errorf("%s rendered %d more times for a cached page", n, got-b)
 		}
 	}
-	if cs := resp2.Header.Get("Cache-Status"); strings.Count(cs, "; hit") != 4 {
-		t.Errorf("Cache-Status %q, want four hits (three fragments and the top bar)", cs)
+	if cs := resp2.Header.Get("Cache-Status"); strings.Count(cs, "; hit") != 6 || !strings.Contains(cs, "tessera-topbar.weather; hit") {
+		t.Errorf("Cache-Status %q, want six hits (three fragments, the top bar and the two nested in it)", cs)
 	}
 	// The top bar is a fragment made of two others, resolved by the composer.
 	if doc2.Find(`[data-slot="topbar"] [data-fragment="topbar"] [data-fragment="headlines"][data-view="ticker"]`).Length() != 1 ||

@@ -1,14 +1,15 @@
 package composer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"github.com/valyala/fasthttp"
 
 	"github.com/tessera-dev/tessera/fragments/fragment"
@@ -37,59 +38,25 @@ func errorReason(err error) string {
 		return "content_type"
 	case errors.Is(err, ErrFragmentVersion):
 		return "version"
+	case errors.Is(err, ErrCircuitOpen):
+		return "circuit_open"
+	case errors.Is(err, ErrPanic):
+		return "panic"
 	default:
 		return "fetch"
 	}
 }
 
-// fetchResult is a fragment's answer.
-type fetchResult struct {
+// ErrCircuitOpen reports a fragment skipped because its circuit breaker is
+// open: it failed repeatedly and is left alone for a cool-down.
+var ErrCircuitOpen = errors.New("fragment circuit open")
+
+// answer is a fragment's reply as the pipeline uses it.
+type answer struct {
 	body      []byte
 	version   string
 	cc        CacheControl
 	shareable bool
-}
-
-// upstream holds one keep-alive client per fragment, so each fragment has its
-// own connection pool and body bound.
-type upstream struct {
-	mu      sync.Mutex // serialises creation; lookups are lock-free
-	clients sync.Map   // clientKey -> *fasthttp.Client
-}
-
-type clientKey struct {
-	name     string
-	maxBytes int
-}
-
-func (u *upstream) client(f *Fragment) *fasthttp.Client {
-	key := clientKey{f.Name, f.MaxBytes}
-	if c, ok := u.clients.Load(key); ok {
-		return c.(*fasthttp.Client)
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if c, ok := u.clients.Load(key); ok {
-		return c.(*fasthttp.Client)
-	}
-	c := &fasthttp.Client{
-		Name:                          "tessera",
-		NoDefaultUserAgentHeader:      false,
-		MaxConnsPerHost:               512,
-		MaxIdleConnDuration:           30 * time.Second,
-		MaxConnWaitTimeout:            time.Second,
-		MaxResponseBodySize:           f.MaxBytes,
-		ReadBufferSize:                8 << 10,
-		MaxIdemponentCallAttempts:     2,
-		DisableHeaderNamesNormalizing: false,
-		// A GET to a fragment is idempotent; retry only on a broken pooled
-		// connection, never after a timeout.
-		RetryIfErr: func(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
-			return false, attempts < 2 && !errors.Is(err, fasthttp.ErrTimeout)
-		},
-	}
-	u.clients.Store(key, c)
-	return c
 }
 
 // fetchRequest is what one upstream call needs, copied out of the page
@@ -104,20 +71,55 @@ type fetchRequest struct {
 	personal string
 }
 
-// fetch calls a fragment with a hard deadline. It never returns a body
+// fetcher makes one upstream call for a fragment, bounded by deadline. It
+// must be safe for concurrent use. The composer's is upstreamFetcher; tests
+// use fakes.
+type fetcher interface {
+	fetch(ctx context.Context, fr *fragRuntime, req *fetchRequest, deadline time.Time) (*answer, error)
+}
+
+// upstreamFetcher calls fragment services over HTTP with each fragment's
+// own client, auth and circuit breaker.
+type upstreamFetcher struct{}
+
+func (upstreamFetcher) fetch(_ context.Context, fr *fragRuntime, req *fetchRequest, deadline time.Time) (*answer, error) {
+	return fr.breaker.run(fr.f.Name, func() (*answer, error) { return fetchHTTP(fr, req, deadline) })
+}
+
+// newClient is a fragment's keep-alive client: its own connection pool and
+// body bound.
+func newClient(f *Fragment) *fasthttp.Client {
+	return &fasthttp.Client{
+		Name:                "tessera",
+		MaxConnsPerHost:     512,
+		MaxIdleConnDuration: 30 * time.Second,
+		MaxConnWaitTimeout:  time.Second,
+		MaxResponseBodySize: f.MaxBytes,
+		ReadBufferSize:      8 << 10,
+		// A GET to a fragment is idempotent; retry only on a broken pooled
+		// connection, never after a timeout.
+		MaxIdemponentCallAttempts: 2,
+		RetryIfErr: func(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
+			return false, attempts < 2 && !errors.Is(err, fasthttp.ErrTimeout)
+		},
+	}
+}
+
+// fetchHTTP calls a fragment with a hard deadline. It never returns a body
 // larger than f.MaxBytes nor one that is not HTML.
-func (u *upstream) fetch(f *Fragment, fr *fetchRequest, deadline time.Time) (*fetchResult, error) {
+func fetchHTTP(fr *fragRuntime, r *fetchRequest, deadline time.Time) (*answer, error) {
+	f := fr.f
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(fr.url)
+	req.SetRequestURI(r.url)
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.Header.Set(fasthttp.HeaderAccept, "text/html")
-	for _, h := range fr.headers {
+	for _, h := range r.headers {
 		req.Header.Set(h[0], h[1])
 	}
-	for _, c := range fr.cookies {
+	for _, c := range r.cookies {
 		req.Header.SetCookie(c[0], c[1])
 	}
 	switch f.Auth {
@@ -126,7 +128,7 @@ func (u *upstream) fetch(f *Fragment, fr *fetchRequest, deadline time.Time) (*fe
 	case AuthHMAC:
 		fragment.SignRequest(req, []byte(f.secret), time.Now())
 	}
-	err := u.client(f).DoDeadline(req, resp, deadline)
+	err := fr.client.DoDeadline(req, resp, deadline)
 	switch {
 	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrNoFreeConns):
 		return nil, fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, f.Name, f.Timeout)
@@ -145,16 +147,16 @@ func (u *upstream) fetch(f *Fragment, fr *fetchRequest, deadline time.Time) (*fe
 	if len(body) > f.MaxBytes {
 		return nil, fmt.Errorf("%w: %s over %d bytes", ErrFragmentTooLarge, f.Name, f.MaxBytes)
 	}
-	res := &fetchResult{
+	a := &answer{
 		body:    append([]byte(nil), body...),
 		version: sanitizeVersion(resp.Header.Peek("X-Fragment-Version")),
 		cc:      ParseCacheControl(string(resp.Header.Peek(fasthttp.HeaderCacheControl))),
 	}
-	if !f.acceptsVersion(res.version) {
-		return nil, fmt.Errorf("%w: %s answered %q, config wants %s", ErrFragmentVersion, f.Name, res.version, f.Version)
+	if !f.acceptsVersion(a.version) {
+		return nil, fmt.Errorf("%w: %s answered %q, config wants %s", ErrFragmentVersion, f.Name, a.version, f.Version)
 	}
-	res.shareable = shareable(res.cc, len(resp.Header.PeekAll(fasthttp.HeaderSetCookie)) > 0, fr.personal != "")
-	return res, nil
+	a.shareable = shareable(a.cc, len(resp.Header.PeekAll(fasthttp.HeaderSetCookie)) > 0, r.personal != "")
+	return a, nil
 }
 
 // shareable reports whether an answer may be stored or handed to another
@@ -232,6 +234,50 @@ func slotQuery(s *Slot, inputs map[string]string) string {
 		b.WriteString(url.QueryEscape(v))
 	}
 	return b.String()
+}
+
+// Breaker defaults.
+const (
+	DefaultBreakerFailures = 5
+	DefaultBreakerCooldown = 5 * time.Second
+)
+
+// breaker is a fragment's circuit breaker; nil when the fragment has none.
+type breaker struct {
+	cb *gobreaker.CircuitBreaker[*answer]
+}
+
+func newBreaker(f *Fragment) *breaker {
+	if f.BreakerFailures <= 0 {
+		return nil
+	}
+	n := uint32(f.BreakerFailures)
+	return &breaker{cb: gobreaker.NewCircuitBreaker[*answer](gobreaker.Settings{
+		Name:        f.Name,
+		MaxRequests: 1,
+		Timeout:     f.BreakerCooldown,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= n },
+	})}
+}
+
+// state is "closed", "open" or "half-open" ("" when there is no breaker).
+func (b *breaker) state() string {
+	if b == nil {
+		return ""
+	}
+	return b.cb.State().String()
+}
+
+// run calls fetch through the breaker.
+func (b *breaker) run(name string, fetch func() (*answer, error)) (*answer, error) {
+	if b == nil {
+		return fetch()
+	}
+	a, err := b.cb.Execute(fetch)
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return nil, fmt.Errorf("%w: %s", ErrCircuitOpen, name)
+	}
+	return a, err
 }
 
 // CacheControl holds the directives of a Cache-Control header that matter

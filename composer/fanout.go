@@ -1,0 +1,360 @@
+package composer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// pageRun is one page being composed: its plan, and the state of every
+// slot, nested ones included.
+type pageRun struct {
+	c      *Composer
+	rt     *runtime
+	pl     plan
+	start  time.Time
+	ctx    context.Context
+	cancel context.CancelFunc
+	// sem bounds the page's upstream fetches in flight, nested ones
+	// included; a slot holds it only while it fetches, never while it
+	// waits for slots nested in it.
+	sem chan struct{}
+	top []*slotRun
+	// wg counts every slot goroutine of the page.
+	wg sync.WaitGroup
+	mu sync.Mutex
+	// nested are the page's nested slots, for observing.
+	nested []*slotRun
+}
+
+// slotRun is one slot while the page is composed. Its result is written by
+// the one goroutine that resolves it, before done is closed (done is nil
+// when the slot was ready from the cache at once).
+type slotRun struct {
+	ps    *plannedSlot
+	res   slotResult
+	ready bool
+	stale *Entry
+	done  chan struct{}
+}
+
+// slotResult is how a slot was filled.
+type slotResult struct {
+	body   []byte
+	result cacheResult
+	served servedAs
+	err    error
+	start  time.Time
+	dur    time.Duration
+}
+
+func (c *Composer) startPage(rt *runtime, pl plan) *pageRun {
+	r := &pageRun{c: c, rt: rt, pl: pl, start: c.clock.Now(), sem: make(chan struct{}, c.fanOut)}
+	r.ctx, r.cancel = context.WithTimeout(context.Background(), pl.deadline)
+	r.top = make([]*slotRun, len(pl.slots))
+	for i := range pl.slots {
+		r.top[i] = &slotRun{ps: &pl.slots[i]}
+	}
+	return r
+}
+
+// decide is the freshness state machine for one slot's cache entry: an
+// entry of a version the fragment no longer accepts counts as missing.
+func decide(f *Fragment, fr freshness, e *Entry, now time.Time) entryState {
+	if e != nil && !f.acceptsVersion(e.Version) {
+		return stateMissing
+	}
+	return fr.state(e, now)
+}
+
+// classify sets each slot from its cache entry and returns the slots that
+// still need work: a fetch, or nested slots to fill.
+func (r *pageRun) classify(slots []*slotRun, entries []*Entry) []*slotRun {
+	now := r.c.clock.Now()
+	var pending []*slotRun
+	for i, sr := range slots {
+		f := sr.ps.slot.Fragment
+		e := entries[i]
+		switch decide(f, r.c.freshness(f, e), e, now) {
+		case stateFresh:
+			sr.ready, sr.res.body, sr.res.result = true, e.Body, resultHit
+		case stateStale:
+			sr.ready, sr.res.body, sr.res.result, sr.res.served = true, e.Body, resultStale, servedStale
+			r.c.scheduleRefresh(r.rt.fragment(f.Name), sr.ps)
+		case stateUsable:
+			sr.stale = e
+		}
+		if sr.ready {
+			r.rt.fragment(f.Name).m.result(sr.res.result)
+			if !hasMarker(sr.res.body) {
+				sr.res.body = r.charge(sr.res.body, f.Name)
+				continue
+			}
+		}
+		sr.done = make(chan struct{})
+		pending = append(pending, sr)
+	}
+	return pending
+}
+
+// fanOut is step 3: it resolves the pending slots in parallel, each on its
+// own goroutine; with inline set, the last one runs on this goroutine,
+// which would only wait otherwise.
+func (r *pageRun) fanOut(pending []*slotRun, inline bool) {
+	for i, sr := range pending {
+		if inline && i == len(pending)-1 {
+			r.runSlot(sr)
+			continue
+		}
+		r.goSlot(sr)
+	}
+}
+
+// goSlot runs a slot on its own goroutine, which the page waits for.
+func (r *pageRun) goSlot(sr *slotRun) {
+	r.wg.Add(1)
+	r.c.goSafe("slot", func() {
+		defer r.wg.Done()
+		r.runSlot(sr)
+	}, nil)
+}
+
+// runSlot resolves a slot that was not ready from the cache, and the slots
+// nested in it, then marks it done. A panic degrades this slot alone.
+func (r *pageRun) runSlot(sr *slotRun) {
+	defer close(sr.done)
+	defer r.c.recoverPanic("slot "+sr.ps.name(), func(err error) { r.degrade(sr, err) })
+	if !sr.ready {
+		r.resolve(sr)
+	}
+	sr.res.body = r.expand(sr.res.body, sr.ps)
+}
+
+// resolve fetches a slot within the fragment's timeout and records how it
+// was filled: the answer, else a stale copy, the fallback or a placeholder.
+func (r *pageRun) resolve(sr *slotRun) {
+	ps := sr.ps
+	f := ps.slot.Fragment
+	fr := r.rt.fragment(f.Name)
+	sr.res.start = r.c.clock.Now()
+	timeout, stop := r.c.clock.NewTimer(f.Timeout)
+	defer stop()
+	var a *answer
+	var err error
+	select {
+	case r.sem <- struct{}{}:
+		a, err = r.c.coalesced(fr, ps, timeout, r.ctx.Done())
+		<-r.sem
+	case <-timeout:
+		err = fmt.Errorf("%w: %s after %s (waiting to fetch)", ErrFragmentTimeout, f.Name, f.Timeout)
+	case <-r.ctx.Done():
+		err = fmt.Errorf("%w: %s: page ended", ErrFragmentTimeout, f.Name)
+	}
+	sr.res.dur = r.c.clock.Now().Sub(sr.res.start)
+	fr.m.observe(sr.res.dur)
+	if err != nil {
+		r.degrade(sr, err)
+		return
+	}
+	sr.res.body, sr.res.result = a.body, resultMiss
+	fr.m.result(resultMiss)
+}
+
+// degrade fills a slot that could not be fetched: its stale copy, its
+// fallback, or the empty placeholder.
+func (r *pageRun) degrade(sr *slotRun, err error) {
+	f := sr.ps.slot.Fragment
+	sr.res.err = err
+	switch {
+	case sr.stale != nil:
+		sr.res.body, sr.res.result, sr.res.served = sr.stale.Body, resultStale, servedStale
+	case len(f.Fallback) > 0:
+		sr.res.body, sr.res.result, sr.res.served = f.Fallback, resultError, servedFallback
+	default:
+		sr.res.body, sr.res.result, sr.res.served = emptySlot(f.Name), resultError, servedEmpty
+	}
+	m := r.rt.fragment(f.Name).m
+	m.result(sr.res.result)
+	m.degraded(sr.res.served)
+}
+
+// coalesced fetches a slot, sharing one upstream call with every request
+// for the same flight key (cache key and forwarded values) — except that an
+// answer that is not shareable is used only by the request that fetched
+// it: a waiter handed one fetches its own. It gives up when timeout fires
+// or done closes.
+func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout <-chan time.Time, done <-chan struct{}) (*answer, error) {
+	f := fr.f
+	var ran atomic.Bool
+	fetch := func() (v any, err error) {
+		ran.Store(true)
+		defer c.recoverPanic("fetch "+f.Name, func(e error) { v, err = nil, e })
+		if e := c.recentEntry(ps.key); e != nil && c.freshness(f, e).state(e, c.clock.Now()) == stateFresh {
+			return &answer{body: e.Body, version: e.Version, shareable: true}, nil
+		}
+		return c.fetchAndStore(fr, ps)
+	}
+	var ch <-chan singleflight.Result
+	if c.freshness(f, nil).ttl > 0 || !f.TTLSet {
+		ch = c.flight.DoChan(ps.flight, fetch)
+	} else {
+		// A fragment configured not to be cached is fetched per page.
+		ch = c.fetchAsync(fetch)
+	}
+	for {
+		select {
+		case res := <-ch:
+			switch {
+			case res.Err != nil:
+				return nil, res.Err
+			case !res.Val.(*answer).shareable && !ran.Load():
+				ch = c.fetchAsync(fetch)
+			default:
+				return res.Val.(*answer), nil
+			}
+		case <-timeout:
+			return nil, fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, f.Name, f.Timeout)
+		case <-done:
+			return nil, fmt.Errorf("%w: %s: page ended", ErrFragmentTimeout, f.Name)
+		}
+	}
+}
+
+// fetchAsync runs fetch on its own goroutine; the call is bounded by the
+// fragment's timeout, so a caller that stops waiting leaks nothing for long.
+func (c *Composer) fetchAsync(fetch func() (any, error)) <-chan singleflight.Result {
+	res := make(chan singleflight.Result, 1)
+	c.goSafe("fetch", func() {
+		v, err := fetch()
+		res <- singleflight.Result{Val: v, Err: err}
+	}, nil)
+	return res
+}
+
+// fetchAndStore makes one upstream call and, when the answer may be shared,
+// stores it without holding the caller up.
+func (c *Composer) fetchAndStore(fr *fragRuntime, ps *plannedSlot) (*answer, error) {
+	f := fr.f
+	start := c.clock.Now()
+	fr.m.fetches.Inc()
+	a, err := c.fetcher.fetch(context.Background(), fr, &ps.req, start.Add(f.Timeout))
+	d := c.clock.Now().Sub(start)
+	fr.m.fetchSeconds.Update(d.Seconds())
+	if err != nil {
+		fr.m.fetchError(errorReason(err))
+		if errorReason(err) != "circuit_open" {
+			fr.m.record(d, "", err)
+			c.log.Warn("fragment fetch failed", "fragment", f.Name, "err", err, "dur", d)
+		}
+		return nil, err
+	}
+	fr.m.record(d, a.version, nil)
+	if !a.shareable {
+		return a, nil
+	}
+	e := &Entry{Body: a.body, Version: a.version, Stored: start, MaxAge: a.cc.TTL(), SWR: a.cc.SWR, SIE: a.cc.SIE}
+	if keep := c.freshness(f, e).keep(); keep > 0 {
+		c.store(ps.key, e, keep)
+	}
+	return a, nil
+}
+
+// store writes e to the cache in the background; until the write is
+// visible (and a little past it) the entry is served from recent.
+func (c *Composer) store(key string, e *Entry, keep time.Duration) {
+	if _, loaded := c.recent.Swap(key, e); !loaded {
+		c.nRecent.Add(1)
+	}
+	forget := func() {
+		if c.recent.CompareAndDelete(key, e) {
+			c.nRecent.Add(-1)
+		}
+	}
+	ok := c.background("cache write", func() {
+		defer time.AfterFunc(recentLinger, forget)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if err := c.cache.Set(ctx, key, e, keep); err != nil {
+			c.m.redis.Inc()
+			c.log.Debug("cache write failed", "key", key, "err", err)
+		}
+	})
+	if !ok {
+		forget()
+	}
+}
+
+const recentLinger = 2 * time.Second
+
+// refresher keeps at most one background refresh per key pending in this
+// composer: a stale hit while one is pending (or shortly after another
+// composer held the key's lock) starts nothing.
+type refresher struct {
+	mu sync.Mutex
+	// pending maps a key to when it may be refreshed again; the zero time
+	// means a refresh is running.
+	pending map[string]time.Time
+}
+
+// scheduleRefresh refetches a stale key in the background, once per
+// composer and, through a short lock in the cache attempted once per
+// refresh, once across composers.
+func (c *Composer) scheduleRefresh(fr *fragRuntime, ps *plannedSlot) {
+	now := c.clock.Now()
+	c.refresh.mu.Lock()
+	if until, ok := c.refresh.pending[ps.key]; ok && (until.IsZero() || now.Before(until)) {
+		c.refresh.mu.Unlock()
+		return
+	}
+	c.refresh.pending[ps.key] = time.Time{}
+	if len(c.refresh.pending) > maxPendingRefreshes {
+		c.refresh.sweep(now)
+	}
+	c.refresh.mu.Unlock()
+	lockFor := 2 * fr.f.Timeout
+	started := c.background("refresh", func() {
+		ok := c.tryRefreshLock(ps.key, lockFor)
+		if ok {
+			res := <-c.flight.DoChan(ps.flight, func() (v any, err error) {
+				defer c.recoverPanic("refresh "+fr.f.Name, func(e error) { v, err = nil, e })
+				return c.fetchAndStore(fr, ps)
+			})
+			_ = res
+		}
+		// Whether this composer refreshed or another holds the lock, the
+		// key is left alone for the lock's time: a new copy is on its way.
+		c.refresh.mu.Lock()
+		c.refresh.pending[ps.key] = c.clock.Now().Add(lockFor)
+		c.refresh.mu.Unlock()
+	})
+	if !started {
+		c.refresh.mu.Lock()
+		delete(c.refresh.pending, ps.key)
+		c.refresh.mu.Unlock()
+	}
+}
+
+// maxPendingRefreshes bounds the refresher's memory: past it, keys whose
+// wait is over are forgotten.
+const maxPendingRefreshes = 10000
+
+func (rf *refresher) sweep(now time.Time) {
+	for k, until := range rf.pending {
+		if !until.IsZero() && !now.Before(until) {
+			delete(rf.pending, k)
+		}
+	}
+}
+
+// tryRefreshLock takes the cross-composer refresh lock for key, once.
+func (c *Composer) tryRefreshLock(key string, ttl time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	ok, err := c.cache.TryLock(ctx, "refresh:"+key, ttl)
+	// A cache that cannot lock could not store the refreshed copy either.
+	return err == nil && ok
+}

@@ -1,0 +1,485 @@
+package composer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/google/go-cmp/cmp"
+	"github.com/valyala/fasthttp/fasthttputil"
+)
+
+// fakeClock is a clock whose time moves only when the test says.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []fakeTimer
+}
+
+type fakeTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	c.timers = append(c.timers, fakeTimer{at: c.now.Add(d), ch: ch})
+	return ch, func() bool { return true }
+}
+
+// Advance moves the time on by d and fires the timers due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		if !t.at.After(c.now) {
+			t.ch <- c.now
+			continue
+		}
+		kept = append(kept, t)
+	}
+	c.timers = kept
+}
+
+// waiting reports how many timers are set.
+func (c *fakeClock) waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+// fakeFetcher answers with fn, counting calls.
+type fakeFetcher struct {
+	calls atomic.Int64
+	fn    func(ctx context.Context, req *fetchRequest) (*answer, error)
+}
+
+func (f *fakeFetcher) fetch(ctx context.Context, _ *fragRuntime, req *fetchRequest, _ time.Time) (*answer, error) {
+	f.calls.Add(1)
+	return f.fn(ctx, req)
+}
+
+// fakeCache is an empty cache that counts lock attempts.
+type fakeCache struct {
+	locks   atomic.Int64
+	lockErr error
+	grant   bool
+}
+
+func (c *fakeCache) GetMulti(_ context.Context, keys []string) ([]*Entry, error) {
+	return make([]*Entry, len(keys)), nil
+}
+func (c *fakeCache) Set(context.Context, string, *Entry, time.Duration) error { return nil }
+func (c *fakeCache) TryLock(context.Context, string, time.Duration) (bool, error) {
+	c.locks.Add(1)
+	return c.grant, c.lockErr
+}
+
+const unitConfig = `
+fragments:
+  a: {url: "http://127.0.0.1:1/", timeout: 200ms, fallback: "<p>A fallback</p>", ttl: 60s}
+  b: {url: "http://127.0.0.1:1/", timeout: 200ms, ttl: 60s}
+pages:
+  - {path: /, title: T, layout: page.html}
+`
+
+func unitSite(t *testing.T) *Site {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "page.html"), []byte(`<main><!--@slot:a--><!--@slot:b--></main>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig("unit.yaml", []byte(unitConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := cfg.Compile("unit.yaml", []byte(unitConfig), dir, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return site
+}
+
+// unitComposer is a composer on a fake clock, fetcher and cache.
+func unitComposer(t *testing.T, ff *fakeFetcher, fc *fakeCache) (*Composer, *fakeClock) {
+	t.Helper()
+	c, err := New(Options{Site: unitSite(t), Cache: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newFakeClock()
+	c.clock, c.fetcher = clk, ff
+	t.Cleanup(func() { _ = c.Close() })
+	return c, clk
+}
+
+func TestDecide(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	fr := freshness{ttl: 10 * time.Second, swr: 5 * time.Second, sie: time.Minute}
+	at := func(age time.Duration) *Entry { return &Entry{Stored: now.Add(-age), Version: "1.0.0"} }
+	f := &Fragment{Name: "a"}
+	for _, tt := range []struct {
+		name string
+		e    *Entry
+		fr   freshness
+		want entryState
+	}{
+		{"missing", nil, fr, stateMissing},
+		{"fresh", at(time.Second), fr, stateFresh},
+		{"just stale", at(10 * time.Second), fr, stateStale},
+		{"past swr, within sie", at(20 * time.Second), fr, stateUsable},
+		{"past sie", at(2 * time.Minute), fr, stateExpired},
+		{"no windows", at(11 * time.Second), freshness{ttl: 10 * time.Second}, stateExpired},
+		{"ttl 0", at(0), freshness{}, stateExpired},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := decide(f, tt.fr, tt.e, now); got != tt.want {
+				t.Fatalf("decide = %d, want %d", got, tt.want)
+			}
+		})
+	}
+	v2, err := semver.NewConstraint("^2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decide(&Fragment{Name: "a", versionRange: v2}, fr, at(time.Second), now); got != stateMissing {
+		t.Fatalf("an entry of a version outside the range: %d, want missing", got)
+	}
+}
+
+func TestWholePage(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		name    string
+		mode    streamMode
+		typical []time.Duration
+		want    bool
+	}{
+		{"nothing pending", streamAuto, nil, true},
+		{"all fast", streamAuto, []time.Duration{ms, 2 * ms}, true},
+		{"one slow", streamAuto, []time.Duration{ms, 50 * ms}, false},
+		{"at the threshold", streamAuto, []time.Duration{10 * ms}, false},
+		{"never fetched counts as slow", streamAuto, []time.Duration{time.Hour}, false},
+		{"always", streamAlways, nil, false},
+		{"never", streamNever, []time.Duration{time.Hour}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := wholePage(tt.mode, tt.typical, 10*ms); got != tt.want {
+				t.Fatalf("wholePage = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlanKeysAndRequests(t *testing.T) {
+	site := unitSite(t)
+	page := site.Pages["/"]
+	req := request{
+		ids:    requestIDs{requestID: "rid", traceID: "0123456789abcdef0123456789abcdef", spanID: "00000000000000aa", flags: "01"},
+		inputs: map[string]string{"city": "oslo"},
+	}
+	pl := planPage(site, page, req, &Tuning{Generations: map[string]uint64{"b": 3}})
+	got := []string{pl.slots[0].key, pl.slots[1].key, pl.slots[0].req.url, pl.slots[0].flight}
+	want := []string{"tessera:f:a:0:%2A:", "tessera:f:b:3:%2A:", "http://127.0.0.1:1/", "tessera:f:a:0:%2A:"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("keys (-want +got)\n%s", d)
+	}
+	if pl.deadline != 1200*time.Millisecond {
+		t.Fatalf("deadline %s, want the slowest timeout and a second", pl.deadline)
+	}
+	if pl.slots[0].parentSpan != "00000000000000aa" || len(pl.slots[0].spanID) != 16 {
+		t.Fatalf("spans %q under %q", pl.slots[0].spanID, pl.slots[0].parentSpan)
+	}
+}
+
+// resolveOne runs one slot of the unit page through resolve.
+func resolveOne(c *Composer, name string, stale *Entry) *slotRun {
+	rt := c.rt.Load()
+	pl := planPage(rt.site, rt.site.Pages["/"], request{}, c.tuning.Load())
+	r := c.startPage(rt, pl)
+	r.cancel()
+	// No page deadline: only the slot's own timer may end its wait.
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	defer r.cancel()
+	for _, sr := range r.top {
+		if sr.ps.slot.Fragment.Name == name {
+			sr.stale = stale
+			sr.done = make(chan struct{})
+			r.runSlot(sr)
+			return sr
+		}
+	}
+	panic("no slot " + name)
+}
+
+func TestResolveOutcomes(t *testing.T) {
+	boom := errors.New("boom")
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	stale := &Entry{Body: []byte("<p>A stale</p>")}
+	for _, tt := range []struct {
+		name     string
+		slot     string
+		stale    *Entry
+		fetch    func(context.Context, *fetchRequest) (*answer, error)
+		body     string
+		result   cacheResult
+		served   servedAs
+		errIs    error
+		advances bool // the fetch hangs until the clock passes the timeout
+	}{
+		{name: "answer", slot: "a", fetch: func(context.Context, *fetchRequest) (*answer, error) {
+			return &answer{body: []byte("<p>A</p>"), shareable: true}, nil
+		}, body: "<p>A</p>", result: resultMiss},
+		{name: "error, stale copy", slot: "a", stale: stale, fetch: func(context.Context, *fetchRequest) (*answer, error) {
+			return nil, boom
+		}, body: "<p>A stale</p>", result: resultStale, served: servedStale, errIs: boom},
+		{name: "error, fallback", slot: "a", fetch: func(context.Context, *fetchRequest) (*answer, error) {
+			return nil, boom
+		}, body: "<p>A fallback</p>", result: resultError, served: servedFallback, errIs: boom},
+		{name: "error, placeholder", slot: "b", fetch: func(context.Context, *fetchRequest) (*answer, error) {
+			return nil, boom
+		}, body: string(emptySlot("b")), result: resultError, served: servedEmpty, errIs: boom},
+		{name: "panic degrades the slot", slot: "a", fetch: func(context.Context, *fetchRequest) (*answer, error) {
+			panic("fragment library bug")
+		}, body: "<p>A fallback</p>", result: resultError, served: servedFallback, errIs: ErrPanic},
+		{name: "hang cut at the fragment's timeout", slot: "a", advances: true, fetch: func(ctx context.Context, _ *fetchRequest) (*answer, error) {
+			<-hang // answers only when the test ends: only the slot's own timer ends the wait
+			return nil, boom
+		}, body: "<p>A fallback</p>", result: resultError, served: servedFallback, errIs: ErrFragmentTimeout},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ff := &fakeFetcher{fn: tt.fetch}
+			c, clk := unitComposer(t, ff, &fakeCache{})
+			done := make(chan *slotRun, 1)
+			go func() { done <- resolveOne(c, tt.slot, tt.stale) }()
+			var sr *slotRun
+			if tt.advances {
+				for clk.waiting() == 0 {
+					time.Sleep(time.Millisecond) // until the slot has set its timer
+				}
+				clk.Advance(200 * time.Millisecond)
+			}
+			select {
+			case sr = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("slot never resolved")
+			}
+			if string(sr.res.body) != tt.body || sr.res.result != tt.result || sr.res.served != tt.served {
+				t.Fatalf("got %q %s %q, want %q %s %q", sr.res.body, sr.res.result, sr.res.served, tt.body, tt.result, tt.served)
+			}
+			if tt.errIs != nil && !errors.Is(sr.res.err, tt.errIs) {
+				t.Fatalf("err %v, want %v", sr.res.err, tt.errIs)
+			}
+		})
+	}
+}
+
+// TestOneRefreshPerKey: a thousand stale hits on one key start one
+// refresh, with one lock attempt, while it is pending and for the lock's
+// time after it.
+func TestOneRefreshPerKey(t *testing.T) {
+	release := make(chan struct{})
+	ff := &fakeFetcher{fn: func(context.Context, *fetchRequest) (*answer, error) {
+		<-release
+		return &answer{body: []byte("<p>A</p>"), shareable: true}, nil
+	}}
+	fc := &fakeCache{grant: true}
+	c, clk := unitComposer(t, ff, fc)
+	rt := c.rt.Load()
+	pl := planPage(rt.site, rt.site.Pages["/"], request{}, c.tuning.Load())
+	for range 1000 {
+		c.scheduleRefresh(rt.fragment("a"), &pl.slots[0])
+	}
+	close(release)
+	waitFor(t, func() bool { return ff.calls.Load() == 1 && c.refreshIdle("tessera:f:a:0:%2A:") })
+	for range 1000 {
+		c.scheduleRefresh(rt.fragment("a"), &pl.slots[0])
+	}
+	if n, l := ff.calls.Load(), fc.locks.Load(); n != 1 || l != 1 {
+		t.Fatalf("%d fetches and %d lock attempts for 2,000 stale hits, want 1 and 1", n, l)
+	}
+	clk.Advance(time.Second) // past the lock's 2 × 200 ms
+	c.scheduleRefresh(rt.fragment("a"), &pl.slots[0])
+	waitFor(t, func() bool { return fc.locks.Load() == 2 })
+}
+
+// TestRefreshLockHeldElsewhere: when another composer holds the lock, the
+// key is not tried again until the lock would have expired.
+func TestRefreshLockHeldElsewhere(t *testing.T) {
+	ff := &fakeFetcher{fn: func(context.Context, *fetchRequest) (*answer, error) { return nil, errors.New("unused") }}
+	fc := &fakeCache{grant: false}
+	c, _ := unitComposer(t, ff, fc)
+	rt := c.rt.Load()
+	pl := planPage(rt.site, rt.site.Pages["/"], request{}, c.tuning.Load())
+	c.scheduleRefresh(rt.fragment("a"), &pl.slots[0])
+	waitFor(t, func() bool { return c.refreshIdle("tessera:f:a:0:%2A:") })
+	for range 500 {
+		c.scheduleRefresh(rt.fragment("a"), &pl.slots[0])
+	}
+	if n, l := ff.calls.Load(), fc.locks.Load(); n != 0 || l != 1 {
+		t.Fatalf("%d fetches and %d lock attempts, want 0 and 1", n, l)
+	}
+}
+
+// refreshIdle reports that no refresh of key is running.
+func (c *Composer) refreshIdle(key string) bool {
+	c.refresh.mu.Lock()
+	defer c.refresh.mu.Unlock()
+	until, ok := c.refresh.pending[key]
+	return ok && !until.IsZero()
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// panicCache panics where the test says.
+type panicCache struct {
+	fakeCache
+	set, lock bool
+}
+
+func (c *panicCache) Set(context.Context, string, *Entry, time.Duration) error {
+	if c.set {
+		panic("cache write bug")
+	}
+	return nil
+}
+
+func (c *panicCache) TryLock(context.Context, string, time.Duration) (bool, error) {
+	if c.lock {
+		panic("cache lock bug")
+	}
+	return true, nil
+}
+
+type panicObserver struct{}
+
+func (panicObserver) ObservePage(PageEvent) { panic("observer bug") }
+func (panicObserver) ObserveSlot(SlotEvent) {}
+
+// TestPanicsDegradeNotCrash: a panic in a background cache write, a
+// refresh, or the streamed page's writer is recovered and counted; the
+// process lives and the page is served.
+func TestPanicsDegradeNotCrash(t *testing.T) {
+	ok := func(context.Context, *fetchRequest) (*answer, error) {
+		return &answer{body: []byte("<p>A</p>"), shareable: true}, nil
+	}
+	t.Run("cache write", func(t *testing.T) {
+		c, _ := unitComposer(t, &fakeFetcher{fn: ok}, nil)
+		c.cache = &panicCache{set: true}
+		sr := resolveOne(c, "a", nil)
+		if string(sr.res.body) != "<p>A</p>" {
+			t.Fatalf("body %q", sr.res.body)
+		}
+		waitFor(t, func() bool { return c.m.panics.Get() == 1 })
+	})
+	t.Run("refresh", func(t *testing.T) {
+		c, _ := unitComposer(t, &fakeFetcher{fn: ok}, nil)
+		c.cache = &panicCache{lock: true}
+		rt := c.rt.Load()
+		pl := planPage(rt.site, rt.site.Pages["/"], request{}, c.tuning.Load())
+		c.scheduleRefresh(rt.fragment("a"), &pl.slots[0])
+		waitFor(t, func() bool { return c.m.panics.Get() == 1 })
+	})
+	t.Run("stream writer", func(t *testing.T) {
+		c, _ := unitComposer(t, &fakeFetcher{fn: ok}, &fakeCache{})
+		c.observer = panicObserver{}
+		body := serveOnce(t, c, "/")
+		if !strings.Contains(body, "<p>A</p>") {
+			t.Fatalf("page %q", body)
+		}
+		waitFor(t, func() bool { return c.m.panics.Get() == 1 })
+	})
+}
+
+// serveOnce serves one GET of path over an in-memory listener.
+func serveOnce(t *testing.T, c *Composer, path string) string {
+	t.Helper()
+	ln := fasthttputil.NewInmemoryListener()
+	srv := NewServer(Handler(ServerOptions{Composer: c}), nil)
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Shutdown() }()
+	conn, err := ln.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(conn)
+	return string(b)
+}
+
+// TestReloadReleasesFragmentResources: a reload that drops a fragment
+// releases its client, breaker and series; one that keeps a fragment keeps
+// its breaker and counts.
+func TestReloadReleasesFragmentResources(t *testing.T) {
+	c, _ := unitComposer(t, &fakeFetcher{fn: func(context.Context, *fetchRequest) (*answer, error) {
+		return &answer{body: []byte("<p>A</p>"), shareable: true}, nil
+	}}, &fakeCache{})
+	c.releaseAfter = 0
+	resolveOne(c, "a", nil)
+	brA := c.rt.Load().fragment("a").breaker
+	series := func() string {
+		var b strings.Builder
+		c.m.set.WritePrometheus(&b)
+		return b.String()
+	}
+	if !strings.Contains(series(), `fragment="b"`) {
+		t.Fatal("no series for b before the reload")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "page.html"), []byte(`<main><!--@slot:a--></main>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := "fragments:\n  a: {url: \"http://127.0.0.1:1/\", timeout: 200ms, fallback: \"<p>A fallback</p>\", ttl: 60s}\npages:\n  - {path: /, title: T, layout: page.html}\n"
+	cfg, err := ParseConfig("next.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := cfg.Compile("next.yaml", []byte(src), dir, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetSite(next)
+	waitFor(t, func() bool { return !strings.Contains(series(), `fragment="b"`) })
+	if c.BreakerState("b") != "" {
+		t.Fatal("b's breaker outlived its config")
+	}
+	if c.rt.Load().fragment("a").breaker != brA {
+		t.Fatal("a's breaker was replaced although its settings did not change")
+	}
+	if st := c.Stats("a"); st.Misses != 1 {
+		t.Fatalf("a's counts after the reload: %+v", st)
+	}
+}
