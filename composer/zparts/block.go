@@ -87,7 +87,12 @@ type Builder struct {
 	forms   uint8
 	level   int
 	deflate sync.Pool // *flate.Writer
-	zstd    *zstd.Encoder
+	// zstd writes single-segment frames, which always carry the content
+	// size and whose window is that size: parts up to maxZstdWindow.
+	zstd *zstd.Encoder
+	// zstdLarge writes windowed frames for larger parts. An Encoder
+	// allocates its state on first use, so an unused one costs nothing.
+	zstdLarge *zstd.Encoder
 }
 
 // NewBuilder returns a Builder for o.
@@ -118,15 +123,21 @@ func NewBuilder(o BuilderOptions) (*Builder, error) {
 		conc = runtime.GOMAXPROCS(0)
 	}
 	if b.forms&(1<<Zstd) != 0 {
-		enc, err := zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(level),
-			zstd.WithWindowSize(maxZstdWindow),
-			zstd.WithEncoderConcurrency(conc),
-		)
-		if err != nil {
+		newEncoder := func(single bool) (*zstd.Encoder, error) {
+			return zstd.NewWriter(nil,
+				zstd.WithEncoderLevel(level),
+				zstd.WithWindowSize(maxZstdWindow),
+				zstd.WithSingleSegment(single),
+				zstd.WithEncoderConcurrency(conc),
+			)
+		}
+		var err error
+		if b.zstd, err = newEncoder(true); err != nil {
 			return nil, fmt.Errorf("zparts: zstd encoder: %w", err)
 		}
-		b.zstd = enc
+		if b.zstdLarge, err = newEncoder(false); err != nil {
+			return nil, fmt.Errorf("zparts: zstd encoder: %w", err)
+		}
 	}
 	b.deflate.New = func() any {
 		w, err := flate.NewWriter(nil, b.level)
@@ -174,7 +185,11 @@ func (b *Builder) zstdForm(raw []byte) []byte {
 	if len(raw) == 0 {
 		return nil
 	}
-	out := b.zstd.EncodeAll(raw, make([]byte, 0, len(raw)/3+64))
+	enc := b.zstd
+	if len(raw) > maxZstdWindow {
+		enc = b.zstdLarge
+	}
+	out := enc.EncodeAll(raw, make([]byte, 0, len(raw)/3+64))
 	return bytes.Clone(out)
 }
 
