@@ -101,7 +101,7 @@ func TestDecodeBlockCorrupt(t *testing.T) {
 		{"missing form", build(1<<Gzip|1<<Zstd, 3, []byte{0, 0, 0, 0xff, 0xff})},
 		{"identity length", build(1<<Identity, 3, []byte("ab"))},
 		{"form for empty part", build(1<<Gzip, 0, []byte{0, 0, 0, 0xff, 0xff})},
-		{"gzip without sync flush", build(1<<Gzip, 3, []byte{0x4b, 0x4c, 0x4a, 0x06, 0x00})},
+		{"gzip form too short", build(1<<Gzip, 3, []byte{0x4b})},
 		{"zstd not a frame", build(1<<Zstd, 3, []byte("abcdefgh"))},
 		{"zstd wrong size", build(1<<Zstd, 4, zform)},
 		{"zstd skippable", build(1<<Zstd, 3, []byte{0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0})},
