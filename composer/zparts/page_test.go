@@ -86,10 +86,10 @@ type pageBlocks struct {
 func (p testPage) blocks() pageBlocks {
 	var b pageBlocks
 	for _, l := range p.layout {
-		b.layout = append(b.layout, NewBlock(l))
+		b.layout = append(b.layout, testBuilder().Build(l))
 	}
 	for _, f := range p.fragments {
-		b.fragments = append(b.fragments, NewBlock(f))
+		b.fragments = append(b.fragments, testBuilder().Build(f))
 	}
 	return b
 }
