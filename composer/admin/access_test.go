@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -155,3 +156,25 @@ func (f *fakeRevocations) SessionRevoked(_ context.Context, id string) (bool, er
 
 var _ admin.Revocations = (*fakeRevocations)(nil)
 var _ admin.Revocations = (*settings.Store)(nil)
+
+func TestEveryRouteAnswers405WithAllow(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, newFragments(t).site(t), settings.NewMemory(settings.Options{}), token)
+	for _, tt := range []struct{ method, path, allow string }{
+		{"POST", "/_tessera/api/fragments", "GET, HEAD"},
+		{"OPTIONS", "/_tessera/api/fragments", "GET, HEAD"},
+		{"DELETE", "/_tessera/api/fragments", "GET, HEAD"},
+		{"PUT", "/_tessera/api/fragments/weather", "GET, HEAD"},
+		{"GET", "/_tessera/api/fragments/weather/ttl", "DELETE, PUT"},
+		{"POST", "/_tessera/api/fragments/weather/ttl", "DELETE, PUT"},
+		{"GET", "/_tessera/api/purge", "POST"},
+		{"PATCH", "/_tessera/api/purge", "POST"},
+	} {
+		st, hdr, body := s.do(tt.method, tt.path, "", bearer(token)...)
+		allow := strings.Split(hdr.Get("Allow"), ", ")
+		slices.Sort(allow)
+		if st != 405 || strings.Join(allow, ", ") != tt.allow || !strings.Contains(body, "not allowed") {
+			t.Errorf("%s %s: %d, Allow %q; want 405 with Allow %q\n%s", tt.method, tt.path, st, hdr.Get("Allow"), tt.allow, body)
+		}
+	}
+}

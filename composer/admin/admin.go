@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -112,7 +113,9 @@ func New(o Options) (fasthttp.RequestHandler, error) {
 	r.RedirectFixedPath = false
 	r.HandleOPTIONS = false
 	r.GET(Prefix+"fragments", a.handle(a.list))
+	r.HEAD(Prefix+"fragments", a.handle(a.list))
 	r.GET(Prefix+"fragments/{name}", a.handle(a.get))
+	r.HEAD(Prefix+"fragments/{name}", a.handle(a.get))
 	r.PUT(Prefix+"fragments/{name}/ttl", a.handle(a.setTTL))
 	r.DELETE(Prefix+"fragments/{name}/ttl", a.handle(a.clearTTL))
 	r.POST(Prefix+"purge", a.handle(a.purge))
@@ -120,7 +123,8 @@ func New(o Options) (fasthttp.RequestHandler, error) {
 		return &Error{Status: fasthttp.StatusNotFound, Msg: "no such API endpoint"}
 	})
 	r.MethodNotAllowed = a.handle(func(rc *fasthttp.RequestCtx) error {
-		return &Error{Status: fasthttp.StatusMethodNotAllowed, Msg: fmt.Sprintf("method %s not allowed here", rc.Method())}
+		TrimAllow(rc)
+		return &Error{Status: fasthttp.StatusMethodNotAllowed, Msg: fmt.Sprintf("method %s not allowed here; use %s", rc.Method(), rc.Response.Header.Peek(fasthttp.HeaderAllow))}
 	})
 	r.HandleMethodNotAllowed = true
 	a.router = r.Handler
@@ -146,6 +150,18 @@ func (a *api) serve(rc *fasthttp.RequestCtx) {
 		return
 	}
 	a.router(rc)
+}
+
+// TrimAllow drops OPTIONS from the Allow header the router sets on a 405:
+// OPTIONS is not answered (HandleOPTIONS is off), so it must not be offered.
+func TrimAllow(rc *fasthttp.RequestCtx) {
+	var kept []string
+	for _, m := range strings.Split(string(rc.Response.Header.Peek(fasthttp.HeaderAllow)), ",") {
+		if m = strings.TrimSpace(m); m != "" && m != fasthttp.MethodOptions {
+			kept = append(kept, m)
+		}
+	}
+	rc.Response.Header.Set(fasthttp.HeaderAllow, strings.Join(kept, ", "))
 }
 
 // decide says whether a request may use the API: 0 when it may, else the

@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,6 +112,27 @@ func TestUnknownHostIsRefused(t *testing.T) {
 			"Content-Type", "application/x-www-form-urlencoded", "Origin", "http://evil.example")
 		if resp.StatusCode != 403 || s.comp.Tuning().Generations["weather"] != 0 {
 			t.Errorf("token %v: purge form for evil.example: %d; want 403 and no purge", tok != "", resp.StatusCode)
+		}
+	}
+}
+
+func TestEveryPageAnswers405WithAllow(t *testing.T) {
+	t.Parallel()
+	s := start(t, token)
+	for _, tt := range []struct{ method, path, allow string }{
+		{"POST", "/_tessera/", "GET, HEAD"},
+		{"DELETE", "/_tessera/pages", "GET, HEAD"},
+		{"OPTIONS", "/_tessera/stats.json", "GET, HEAD"},
+		{"PUT", "/_tessera/login", "GET, HEAD, POST"},
+		{"GET", "/_tessera/fragments/weather/purge", "POST"},
+		{"GET", "/_tessera/fragments/weather/ttl", "POST"},
+		{"POST", "/_tessera/static/dashboard.js", "GET, HEAD"},
+	} {
+		resp, body := s.do(tt.method, tt.path, "", "Authorization", "Bearer "+token)
+		allow := strings.Split(resp.Header.Get("Allow"), ", ")
+		slices.Sort(allow)
+		if resp.StatusCode != 405 || strings.Join(allow, ", ") != tt.allow || parse(t, body).Find(`[data-testid="notice"]`).Length() != 1 {
+			t.Errorf("%s %s: %d, Allow %q; want 405 with Allow %q and a page saying so", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Allow"), tt.allow)
 		}
 	}
 }

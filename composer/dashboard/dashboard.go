@@ -121,19 +121,25 @@ func (d *dashboard) handler() fasthttp.RequestHandler {
 	r.HandleOPTIONS = false
 	r.GET(StaticPath+"{file}", serveStatic)
 	r.HEAD(StaticPath+"{file}", serveStatic)
-	r.GET(LoginPath, d.loginForm)
 	r.POST(LoginPath, d.login)
 	r.GET(LogoutPath, d.page(d.logoutForm))
 	r.POST(LogoutPath, d.write(d.logout))
-	r.GET(Root, d.page(d.overview))
-	r.GET(PagesPath, d.page(d.pages))
-	r.GET(StatsPath, d.stats)
+	for path, h := range map[string]fasthttp.RequestHandler{
+		Root:      d.page(d.overview),
+		PagesPath: d.page(d.pages),
+		StatsPath: d.stats,
+		LoginPath: d.loginForm,
+	} {
+		r.GET(path, h)
+		r.HEAD(path, h)
+	}
 	r.POST(Root+"fragments/{name}/ttl", d.write(d.setTTL))
 	r.POST(Root+"fragments/{name}/purge", d.write(d.purge))
 	r.NotFound = func(rc *fasthttp.RequestCtx) {
 		d.render(rc, fasthttp.StatusNotFound, notice(shell{Title: "Not found"}, "Not found", "There is no such page on the dashboard.", Root, "Back to the fragments"))
 	}
 	r.MethodNotAllowed = func(rc *fasthttp.RequestCtx) {
+		admin.TrimAllow(rc)
 		d.render(rc, fasthttp.StatusMethodNotAllowed, notice(shell{Title: "Method not allowed"}, "Method not allowed", fmt.Sprintf("%s is not allowed here.", rc.Method()), Root, "Back to the fragments"))
 	}
 	return func(rc *fasthttp.RequestCtx) {
