@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/tessera-dev/tessera/composer/admin"
 	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/settings"
@@ -135,4 +137,39 @@ func TestEveryPageAnswers405WithAllow(t *testing.T) {
 			t.Errorf("%s %s: %d, Allow %q; want 405 with Allow %q and a page saying so", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Allow"), tt.allow)
 		}
 	}
+}
+
+// Without Redis a change reaches only this composer, and the notes say so.
+func TestSavedNoteSaysWhereItApplies(t *testing.T) {
+	t.Parallel()
+	s := start(t, token)
+	_, body := s.do("GET", "/_tessera/?saved=weather", "", "Authorization", "Bearer "+token)
+	doc := parse(t, body)
+	note := doc.Find(`[data-testid="note"]`).Text()
+	applies, _ := doc.Find("body").Attr("data-applies")
+	for _, got := range []string{note, applies} {
+		if strings.Contains(got, "every composer") || !strings.Contains(got, "this composer") {
+			t.Errorf("without Redis the dashboard says %q", got)
+		}
+	}
+}
+
+func TestIdleFragmentCircuitIsClosed(t *testing.T) {
+	t.Parallel()
+	s := start(t, token)
+	_, body := s.do("GET", "/_tessera/", "", "Authorization", "Bearer "+token)
+	doc := parse(t, body)
+	rows := doc.Find(`[data-testid="fragment-row"]`)
+	if rows.Length() == 0 {
+		t.Fatal("no rows")
+	}
+	rows.Each(func(_ int, r *goquery.Selection) {
+		name, _ := r.Attr("data-frag")
+		if st, _ := r.Attr("data-status"); st != "idle" {
+			t.Errorf("%s: status %q before any page; want idle", name, st)
+		}
+		if c := r.Find(`[data-testid="circuit"]`).Text(); c != "closed" {
+			t.Errorf("%s: circuit %q before any page; want closed", name, c)
+		}
+	})
 }

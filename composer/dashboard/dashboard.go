@@ -77,6 +77,8 @@ type dashboard struct {
 	sessions *admin.Sessions
 	timeout  time.Duration
 	log      *slog.Logger
+	// shared: changes reach every composer (the settings are in Redis).
+	shared bool
 }
 
 // New returns the handler for the dashboard's paths under /_tessera/
@@ -110,6 +112,10 @@ func newDashboard(o Options) (*dashboard, error) {
 		sessions: o.Sessions,
 		timeout:  o.Timeout,
 		log:      o.Logger,
+		shared:   true,
+	}
+	if s, ok := o.Settings.(interface{ Shared() bool }); ok {
+		d.shared = s.Shared()
 	}
 	return d, nil
 }
@@ -219,15 +225,21 @@ type shell struct {
 	SignedIn bool
 	// Live loads the script that refreshes the numbers.
 	Live bool
+	// Applies says where a saved change applies, for the script's note.
+	Applies string
 }
 
 func (d *dashboard) shell(rc *fasthttp.RequestCtx, a admin.Access) shell {
-	return shell{CSRF: d.sessions.CSRFToken(rc), SignedIn: a == admin.AccessSession}
+	applies := appliesEverywhere
+	if !d.shared {
+		applies = appliesHere
+	}
+	return shell{CSRF: d.sessions.CSRFToken(rc), SignedIn: a == admin.AccessSession, Applies: applies}
 }
 
 func (d *dashboard) overview(rc *fasthttp.RequestCtx, v shell) {
 	v.Title, v.Active, v.Live = "Fragments", Root, true
-	d.render(rc, fasthttp.StatusOK, overview(v, d.src.snapshot(), flash(rc)))
+	d.render(rc, fasthttp.StatusOK, overview(v, d.src.snapshot(), flash(rc, d.shared)))
 }
 
 func (d *dashboard) pages(rc *fasthttp.RequestCtx, v shell) {
@@ -429,11 +441,21 @@ type note struct {
 	Error bool
 }
 
+// Where a saved change applies, as the notes say it.
+const (
+	appliesEverywhere = "every composer applies it within a second."
+	appliesHere       = "this composer applies it now; without Redis, other composers do not see it."
+)
+
 // flash reads the note a form left in the query after a change.
-func flash(rc *fasthttp.RequestCtx) note {
+func flash(rc *fasthttp.RequestCtx, shared bool) note {
 	q := rc.QueryArgs()
+	applies := appliesEverywhere
+	if !shared {
+		applies = appliesHere
+	}
 	for _, k := range []struct{ key, text string }{
-		{"saved", "%s: saved; every composer applies it within a second."},
+		{"saved", "%s: saved; " + applies},
 		{"reset", "%s: override cleared; the config applies again."},
 		{"purged", "%s: purged; the next request fetches it afresh."},
 		{"unchanged", "%s: nothing to save; change a value first."},

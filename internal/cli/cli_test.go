@@ -336,3 +336,40 @@ func TestConfig(t *testing.T) {
 		t.Errorf("config: %v\n%s", err, out)
 	}
 }
+
+// A wrong command line is answered with what was wrong, then the usage of
+// the command meant.
+func TestUsageErrorsSayWhatWasWrong(t *testing.T) {
+	t.Parallel()
+	env := envOf()
+	for _, tt := range []struct {
+		args      []string
+		problem   string
+		usageHead string
+	}{
+		{[]string{"ttl", "set", "weather", "-5s"}, "tessera: ttl set: -5s is negative", "Usage: tessera ttl set NAME DURATION"},
+		{[]string{"ttl", "set", "weather", "2m", "extra"}, `tessera: ttl set: unexpected argument "extra"`, "Usage: tessera ttl set NAME DURATION"},
+		{[]string{"ttl", "set", "weather", "2m", "--foo", "1s"}, "tessera: ttl set: unknown flag --foo", "Usage: tessera ttl set NAME DURATION"},
+		{[]string{"ttl", "lst"}, `tessera: ttl: unknown command "lst"`, "Usage: tessera ttl COMMAND"},
+		{[]string{"nope"}, `tessera: unknown command "nope"`, "Usage: tessera COMMAND"},
+		{[]string{"help", "nope"}, `tessera: help: unknown command "nope"`, "Usage: tessera COMMAND"},
+	} {
+		_, stderr, err := run(t, env, tt.args...)
+		if !errors.Is(err, cli.ErrUsage) {
+			t.Errorf("%q: error %v; want ErrUsage", tt.args, err)
+		}
+		problem, usage, _ := strings.Cut(stderr, "\n\n")
+		if problem != tt.problem && !strings.HasPrefix(problem, tt.problem) || !strings.HasPrefix(usage, tt.usageHead) {
+			t.Errorf("%q: stderr\n%s\nwant %q, then the usage %q", tt.args, stderr, tt.problem, tt.usageHead)
+		}
+	}
+	for _, tt := range []struct{ args []string }{{[]string{"help", "ttl"}}, {[]string{"help", "ttl", "set"}}, {[]string{"help"}}} {
+		out, _, err := run(t, env, tt.args...)
+		if err != nil || !strings.HasPrefix(out, "Usage: tessera") {
+			t.Errorf("%q: %v\n%s", tt.args, err, out)
+		}
+	}
+	if out, _, _ := run(t, env, "help", "ttl", "set"); !strings.HasPrefix(out, "Usage: tessera ttl set NAME DURATION") {
+		t.Errorf("help ttl set:\n%s", out)
+	}
+}
