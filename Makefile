@@ -1,7 +1,7 @@
 # Run `make` or `make help` to list the targets.
 
 GO       ?= go
-TEST_CMD := $(GO) test -race -shuffle=on -timeout 20m ./...
+TEST_CMD := $(GO) test -race -count=1 -shuffle=on -timeout 20m ./...
 
 .DEFAULT_GOAL := help
 

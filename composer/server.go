@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -51,6 +52,12 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 		}
 		h := fsh.NewRequestHandler()
 		static = func(rc *fasthttp.RequestCtx) {
+			// A directory is not a file: the same 404 page, compressed or
+			// not (fasthttp answers a plain-text 403 for one otherwise).
+			if isDir(o.Static, rc.Path()) {
+				renderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such file.", "")
+				return
+			}
 			h(rc)
 			if rc.Response.StatusCode() == fasthttp.StatusOK {
 				rc.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=3600")
@@ -97,6 +104,16 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 		renderError(rc, fasthttp.StatusNotFound, "Page not found", "We could not find the page you were looking for.", "")
 	}
 	return Recover(o.Logger, h)
+}
+
+// isDir reports whether a /static/ path names a directory of fsys.
+func isDir(fsys fs.FS, path []byte) bool {
+	name := strings.Trim(strings.TrimPrefix(string(path), "/static"), "/")
+	if name == "" {
+		return true
+	}
+	fi, err := fs.Stat(fsys, name)
+	return err == nil && fi.IsDir()
 }
 
 // Recover turns a panic in h into a 500 error page and one log line;

@@ -15,4 +15,9 @@
 // palette as custom properties (--color-bg, --color-surface, --color-text,
 // --color-muted, --color-accent, --color-accent-text, --color-focus, ...)
 // that fragment styles may use to match the chrome.
+//
+// Every file is dated BuildTime (when the binary was written), because
+// embed.FS dates files at the zero time: the composer sends a real
+// Last-Modified and answers If-Modified-Since correctly across deploys.
+// A directory under /static/ is answered with the 404 page.
 package web

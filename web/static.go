@@ -9,8 +9,9 @@ import (
 var embedded embed.FS
 
 // Static is the read-only file system of the site's assets, rooted at the
-// static directory (paths like "css/site.css"). It is safe for concurrent use.
-var Static fs.FS = mustSub(embedded, "static")
+// static directory (paths like "css/site.css"). Every file is dated
+// BuildTime, so that Last-Modified is real. It is safe for concurrent use.
+var Static fs.FS = modTimeFS{fsys: mustSub(embedded, "static"), mod: BuildTime}
 
 // mustSub panics only if dir is not a valid path, which the embed directive
 // above rules out at compile time.

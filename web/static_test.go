@@ -107,3 +107,14 @@ func TestSiteCSS(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticFilesCarryTheBuildTime(t *testing.T) {
+	t.Parallel()
+	fi, err := fs.Stat(web.Static, "css/site.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.ModTime().Equal(web.BuildTime) || web.BuildTime.Year() < 2000 {
+		t.Errorf("site.css dated %v, build time %v; want a real build time", fi.ModTime(), web.BuildTime)
+	}
+}

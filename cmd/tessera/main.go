@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -48,12 +49,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			// The commands first, then the flags of running the site.
+			if err := cli.Run(ctx, []string{"help"}, stdout, stderr, getenv); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "\nFlags of running the site (tessera [serve] [flags]):")
+			break
+		}
+	}
 	return serve(ctx, args, stdout, stderr, getenv)
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("tessera", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
+		fs.SetOutput(stdout) // asked for: the usage is the answer
+	}
 	addr := fs.String("addr", "", "composer listen address (default :8080)")
 	ha := fs.String("headlines-addr", app.DefaultHeadlinesAddr, "headlines fragment listen address")
 	wa := fs.String("weather-addr", app.DefaultWeatherAddr, "weather fragment listen address")

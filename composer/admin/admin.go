@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -45,8 +47,18 @@ type Options struct {
 	Settings Settings
 	// Token is the bearer token required on every request. Empty means
 	// only requests from a loopback address, not relayed by a proxy, are
-	// answered. It is never logged.
+	// answered. It is never logged. Wrong tokens are limited per client
+	// address (see SessionOptions.SignInFailures).
 	Token string
+	// Hosts are further names the composer is known by ("name" at any
+	// port, or "name:port"), e.g. the name operators reach it by through a
+	// proxy. Every request must name a known Host, token or not, else it
+	// is refused with 403: localhost, 127.0.0.1 and [::1] at the port the
+	// request reached, the address it reached, and these. This stops a
+	// page of another site whose name was re-pointed at the composer (DNS
+	// rebinding). When Sessions is set, its hosts apply (dashboard.Mount
+	// passes these).
+	Hosts []string
 	// Next serves the /_tessera/ paths outside the API (the dashboard);
 	// nil answers them with 404.
 	Next fasthttp.RequestHandler
@@ -67,6 +79,7 @@ type api struct {
 	router    fasthttp.RequestHandler
 	next      fasthttp.RequestHandler
 	sessions  *Sessions
+	cookies   bool // the sessions' cookies are accepted
 }
 
 // New returns the handler for every /_tessera/ path, as
@@ -84,12 +97,15 @@ func New(o Options) (fasthttp.RequestHandler, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 3 * time.Second
 	}
-	a := &api{comp: o.Composer, settings: o.Settings, timeout: o.Timeout, log: o.Logger, next: o.Next, sessions: o.Sessions}
+	a := &api{comp: o.Composer, settings: o.Settings, timeout: o.Timeout, log: o.Logger, next: o.Next, sessions: o.Sessions, cookies: o.Sessions != nil}
 	if o.Token != "" {
 		h := sha256.Sum256([]byte(o.Token))
 		a.tokenHash = h[:]
 	}
-	if a.sessions != nil && !a.sessions.matches(a.tokenHash) {
+	if a.sessions == nil {
+		a.sessions = NewSessions(o.Token, SessionOptions{Hosts: o.Hosts, Logger: o.Logger})
+	}
+	if !a.sessions.matches(a.tokenHash) {
 		return nil, errSessionsToken
 	}
 	r := router.New()
@@ -97,7 +113,9 @@ func New(o Options) (fasthttp.RequestHandler, error) {
 	r.RedirectFixedPath = false
 	r.HandleOPTIONS = false
 	r.GET(Prefix+"fragments", a.handle(a.list))
+	r.HEAD(Prefix+"fragments", a.handle(a.list))
 	r.GET(Prefix+"fragments/{name}", a.handle(a.get))
+	r.HEAD(Prefix+"fragments/{name}", a.handle(a.get))
 	r.PUT(Prefix+"fragments/{name}/ttl", a.handle(a.setTTL))
 	r.DELETE(Prefix+"fragments/{name}/ttl", a.handle(a.clearTTL))
 	r.POST(Prefix+"purge", a.handle(a.purge))
@@ -105,8 +123,10 @@ func New(o Options) (fasthttp.RequestHandler, error) {
 		return &Error{Status: fasthttp.StatusNotFound, Msg: "no such API endpoint"}
 	})
 	r.MethodNotAllowed = a.handle(func(rc *fasthttp.RequestCtx) error {
-		return &Error{Status: fasthttp.StatusMethodNotAllowed, Msg: fmt.Sprintf("method %s not allowed here", rc.Method())}
+		TrimAllow(rc)
+		return &Error{Status: fasthttp.StatusMethodNotAllowed, Msg: fmt.Sprintf("method %s not allowed here; use %s", rc.Method(), rc.Response.Header.Peek(fasthttp.HeaderAllow))}
 	})
+	r.HandleMethodNotAllowed = true
 	a.router = r.Handler
 	return a.serve, nil
 }
@@ -130,6 +150,18 @@ func (a *api) serve(rc *fasthttp.RequestCtx) {
 		return
 	}
 	a.router(rc)
+}
+
+// TrimAllow drops OPTIONS from the Allow header the router sets on a 405:
+// OPTIONS is not answered (HandleOPTIONS is off), so it must not be offered.
+func TrimAllow(rc *fasthttp.RequestCtx) {
+	var kept []string
+	for _, m := range strings.Split(string(rc.Response.Header.Peek(fasthttp.HeaderAllow)), ",") {
+		if m = strings.TrimSpace(m); m != "" && m != fasthttp.MethodOptions {
+			kept = append(kept, m)
+		}
+	}
+	rc.Response.Header.Set(fasthttp.HeaderAllow, strings.Join(kept, ", "))
 }
 
 // decide says whether a request may use the API: 0 when it may, else the
@@ -158,7 +190,7 @@ func refusal(status int) *Error {
 	if status == fasthttp.StatusUnauthorized {
 		return &Error{Status: status, Msg: "missing or wrong admin token: send Authorization: Bearer $TESSERA_ADMIN_TOKEN"}
 	}
-	return &Error{Status: status, Msg: "no admin token is configured, so the API answers only requests from the composer's own host; set TESSERA_ADMIN_TOKEN to allow others"}
+	return &Error{Status: status, Msg: "no admin token is configured, so the admin API and dashboard answer only requests from the composer's own host; set TESSERA_ADMIN_TOKEN to allow others"}
 }
 
 // proxied reports a request relayed by a proxy: its loopback address says
@@ -186,6 +218,8 @@ func crossOrigin(rc *fasthttp.RequestCtx) bool {
 type Error struct {
 	Status int
 	Msg    string
+	// RetryAfter, for a 429, is how long until the client may try again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -214,6 +248,9 @@ func (a *api) writeError(rc *fasthttp.RequestCtx, err error) {
 	}
 	if ae.Status == fasthttp.StatusUnauthorized {
 		rc.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="tessera"`)
+	}
+	if ae.RetryAfter > 0 {
+		rc.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.Itoa(int(retrySeconds(ae.RetryAfter)/time.Second)))
 	}
 	writeJSON(rc, ae.Status, map[string]string{"error": ae.Msg})
 }
@@ -305,7 +342,7 @@ func (a *api) setTTL(rc *fasthttp.RequestCtx) error {
 			return &Error{Status: fasthttp.StatusBadRequest, Msg: fmt.Sprintf("%s: %q is not a duration (use e.g. 500ms, 30s, 5m)", f.field, *f.in)}
 		}
 		if err := settings.CheckDuration(f.field, &d); err != nil {
-			return &Error{Status: fasthttp.StatusBadRequest, Msg: fmt.Sprintf("%s: %q must be between 0s and %s", f.field, *f.in, settings.MaxDuration)}
+			return &Error{Status: fasthttp.StatusBadRequest, Msg: fmt.Sprintf("%s: %q must be between 0s and %s", f.field, *f.in, settings.FormatDuration(settings.MaxDuration))}
 		}
 		*f.out = &d
 	}
@@ -371,7 +408,7 @@ func durAttr(d *time.Duration) string {
 	if d == nil {
 		return ""
 	}
-	return d.String()
+	return settings.FormatDuration(*d)
 }
 
 var _ Settings = (*settings.Store)(nil)

@@ -95,6 +95,14 @@ type server struct {
 
 func startServer(t *testing.T, site *composer.Site, store *settings.Store, tok string) *server {
 	t.Helper()
+	return startServerWith(t, site, admin.Options{Settings: store, Token: tok})
+}
+
+// startServerWith is startServer with more options; o.Settings must be a
+// *settings.Store.
+func startServerWith(t *testing.T, site *composer.Site, o admin.Options) *server {
+	t.Helper()
+	store := o.Settings.(*settings.Store)
 	cache, err := memcache.New(0)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +114,8 @@ func startServer(t *testing.T, site *composer.Site, store *settings.Store, tok s
 	ctx, cancel := context.WithCancel(context.Background())
 	watching := make(chan struct{})
 	go func() { defer close(watching); store.Watch(ctx, comp.SetTuning) }()
-	h, err := admin.New(admin.Options{Composer: comp, Settings: store, Token: tok})
+	o.Composer = comp
+	h, err := admin.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +147,10 @@ func (s *server) do(method, path, body string, hdr ...string) (int, http.Header,
 		s.t.Fatal(err)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := s.http.Do(req)
@@ -201,8 +214,8 @@ func TestAPI(t *testing.T) {
 				}
 				want := []admin.Fragment{
 					{Name: "headlines", Auth: "none", TTL: "30s", TTLSource: "config", SWR: "", SWRSource: "fragment", SIE: "", SIESource: "fragment", Timeout: "500ms", Vary: []string{}, Pages: []string{"/", "/shows"}},
-					{Name: "shows", Auth: "hmac", TTL: "10s", TTLSource: "config", SWR: "", SWRSource: "fragment", SIE: "10m0s", SIESource: "config", Timeout: "700ms", Primary: true, Vary: []string{}, Pages: []string{"/shows"}},
-					{Name: "weather", Auth: "bearer", TTL: "", TTLSource: "fragment", SWR: "1m0s", SWRSource: "config", SIE: "", SIESource: "fragment", Timeout: "500ms", Vary: []string{"city"}, Pages: []string{"/"}},
+					{Name: "shows", Auth: "hmac", TTL: "10s", TTLSource: "config", SWR: "", SWRSource: "fragment", SIE: "10m", SIESource: "config", Timeout: "700ms", Primary: true, Vary: []string{}, Pages: []string{"/shows"}},
+					{Name: "weather", Auth: "bearer", TTL: "", TTLSource: "fragment", SWR: "1m", SWRSource: "config", SIE: "", SIESource: "fragment", Timeout: "500ms", Vary: []string{"city"}, Pages: []string{"/"}},
 				}
 				if diff := cmp.Diff(want, rows); diff != "" {
 					t.Errorf("rows (-want +got):\n%s", diff)
@@ -234,7 +247,7 @@ func TestAPI(t *testing.T) {
 			},
 		},
 		{name: "bad duration", method: "PUT", path: "/_tessera/api/fragments/headlines/ttl", body: `{"ttl":"3 seconds"}`, hdr: bearer(token), want: 400, check: errorSays(`ttl: "3 seconds" is not a duration`)},
-		{name: "over 7 days", method: "PUT", path: "/_tessera/api/fragments/headlines/ttl", body: `{"ttl":"30s","sie":"200h"}`, hdr: bearer(token), want: 400, check: errorSays(`sie: "200h" must be between 0s and 168h0m0s`)},
+		{name: "over 7 days", method: "PUT", path: "/_tessera/api/fragments/headlines/ttl", body: `{"ttl":"30s","sie":"200h"}`, hdr: bearer(token), want: 400, check: errorSays(`sie: "200h" must be between 0s and 168h`)},
 		{name: "negative", method: "PUT", path: "/_tessera/api/fragments/headlines/ttl", body: `{"ttl":"-1s"}`, hdr: bearer(token), want: 400, check: errorSays("must be between")},
 		{name: "unknown field", method: "PUT", path: "/_tessera/api/fragments/headlines/ttl", body: `{"tll":"1s"}`, hdr: bearer(token), want: 400, check: errorSays("unknown field")},
 		{name: "number not string", method: "PUT", path: "/_tessera/api/fragments/headlines/ttl", body: `{"ttl":30}`, hdr: bearer(token), want: 400, check: errorSays("JSON object")},
@@ -299,7 +312,7 @@ func TestClearOverride(t *testing.T) {
 	// A later write of another field keeps the TTL.
 	if st, _, body := s.do("PUT", "/_tessera/api/fragments/weather/ttl", `{"sie":"1h"}`, bearer(token)...); st != 200 {
 		t.Fatalf("set sie: %d %s", st, body)
-	} else if r := decodeRow(t, body); r.TTL != "2m0s" || r.SIE != "1h0m0s" || r.SWR != "1m0s" || r.SWRSource != "config" {
+	} else if r := decodeRow(t, body); r.TTL != "2m" || r.SIE != "1h" || r.SWR != "1m" || r.SWRSource != "config" {
 		t.Errorf("row after second set: %+v", r)
 	}
 	st, _, body := s.do("DELETE", "/_tessera/api/fragments/weather/ttl", "", bearer(token)...)

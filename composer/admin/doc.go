@@ -9,7 +9,9 @@
 //	POST   /_tessera/api/purge?fragment=NAME    drop every cached copy
 //
 // Requests carry "Authorization: Bearer TOKEN". With no token configured
-// the API answers only requests made from the composer's own host.
+// the API answers only requests made from the composer's own host. Either
+// way a request must name a Host the composer is known by (Options.Hosts),
+// and wrong tokens are limited per client address (429 with Retry-After).
 // Changes are written through the settings store, so every composer
 // sharing it applies them.
 package admin

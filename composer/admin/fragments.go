@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/settings"
 )
 
 // Where an effective setting comes from.
@@ -15,9 +16,10 @@ const (
 )
 
 // Fragment is one fragment as the API shows it: its effective cache
-// settings and its counters since the composer started. Durations are Go
-// duration strings; a setting whose source is "fragment" is decided per
-// response by the fragment's Cache-Control and shown empty.
+// settings and its counters since the composer started. Durations are
+// written as settings.FormatDuration does ("1m", "1h30m", "500ms"); a
+// setting whose source is "fragment" is decided per response by the
+// fragment's Cache-Control and shown empty.
 type Fragment struct {
 	Name string `json:"name"`
 	URL  string `json:"url"`
@@ -68,7 +70,7 @@ func row(c *composer.Composer, site *composer.Site, tun *composer.Tuning, f *com
 		Name:       f.Name,
 		URL:        f.URL,
 		Auth:       f.Auth.String(),
-		Timeout:    f.Timeout.String(),
+		Timeout:    settings.FormatDuration(f.Timeout),
 		Primary:    f.Primary,
 		Vary:       append([]string{}, f.Vary...),
 		Pages:      pagesUsing(site, f.Name),
@@ -88,9 +90,9 @@ func row(c *composer.Composer, site *composer.Site, tun *composer.Tuning, f *com
 func effective(override *time.Duration, configured time.Duration, set bool) (string, string) {
 	switch {
 	case override != nil:
-		return override.String(), SourceOverride
+		return settings.FormatDuration(*override), SourceOverride
 	case set:
-		return configured.String(), SourceConfig
+		return settings.FormatDuration(configured), SourceConfig
 	}
 	return "", SourceFragment
 }

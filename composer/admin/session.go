@@ -2,16 +2,20 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/composer/settings"
 )
 
 // SessionCookie is the name of the cookie that lets a browser use the
@@ -45,26 +49,66 @@ const (
 )
 
 // Sessions signs and checks browser sessions for the operator pages. A
-// session cookie holds an expiry, a random nonce and an HMAC over them and
-// the admin token's digest, keyed with a key derived from the token: it
+// session cookie holds an expiry, a random session id and an HMAC over them
+// and the admin token's digest, keyed with a key derived from the token: it
 // never holds the token, every composer with the same token accepts it (so
 // it works behind a load balancer and across restarts), and changing the
-// token ends every session. It is safe for concurrent use.
+// token ends every session. Signing out revokes the session id: in the
+// shared Revocations when there are some, so that every composer refuses
+// it, and in this process in any case. Wrong tokens are limited per client
+// address. It is safe for concurrent use.
 type Sessions struct {
 	tokenHash []byte // nil: no token configured
 	key       []byte
 	ttl       time.Duration
 	now       func() time.Time
+	hosts     knownHosts
+	shared    Revocations // nil: this process only
+	revoked   *revokedSet
+	limit     *signInLimiter
+	log       *slog.Logger
+}
+
+// Revocations keep the ids of signed-out sessions until they would have
+// expired, for every composer that shares them. Implementations must be
+// safe for concurrent use; SessionRevoked returns (false, nil) for an id
+// never revoked. settings.Store is one (in Redis; in-process it keeps
+// nothing, and the Sessions' own record is the only one).
+type Revocations interface {
+	RevokeSession(ctx context.Context, id string, until time.Time) error
+	SessionRevoked(ctx context.Context, id string) (bool, error)
+}
+
+// SessionOptions configure Sessions; the zero value is usable.
+type SessionOptions struct {
+	// TTL is how long a session lasts (DefaultSessionTTL when 0).
+	TTL time.Duration
+	// Hosts are the names the composer is known by besides localhost,
+	// 127.0.0.1, [::1] and the address a request reached (see
+	// Options.Hosts).
+	Hosts []string
+	// Revocations, when set, share sign-outs with every composer using
+	// them.
+	Revocations Revocations
+	// SignInFailures wrong tokens from one client address within
+	// SignInWindow make it wait until the window ends (defaults 5 and 1m).
+	SignInFailures int
+	SignInWindow   time.Duration
+	Logger         *slog.Logger
 }
 
 // NewSessions returns the sessions for an admin token ("" for none, in
 // which case nobody can sign in and only loopback requests are let in).
-// ttl is how long a session lasts (DefaultSessionTTL when 0).
-func NewSessions(token string, ttl time.Duration) *Sessions {
-	if ttl <= 0 {
-		ttl = DefaultSessionTTL
+func NewSessions(token string, o SessionOptions) *Sessions {
+	if o.TTL <= 0 {
+		o.TTL = DefaultSessionTTL
 	}
-	s := &Sessions{ttl: ttl, now: time.Now}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Sessions{ttl: o.TTL, now: time.Now, hosts: newKnownHosts(o.Hosts), shared: o.Revocations,
+		revoked: newRevokedSet(maxRevoked), log: o.Logger}
+	s.limit = newSignInLimiter(o.SignInFailures, o.SignInWindow, func() time.Time { return s.now() })
 	if token == "" {
 		// Nobody can sign in; a random key makes any cookie worthless.
 		s.key = make([]byte, 32)
@@ -87,41 +131,175 @@ func (s *Sessions) TokenRequired() bool { return s.tokenHash != nil }
 // matches reports whether s was made for tokenHash.
 func (s *Sessions) matches(tokenHash []byte) bool { return bytes.Equal(s.tokenHash, tokenHash) }
 
+// KnownHost reports whether rc names a host the composer is known by; the
+// operator pages and the API answer no other (see Options.Hosts).
+func (s *Sessions) KnownHost(rc *fasthttp.RequestCtx) bool { return s.hosts.allows(rc) }
+
+// checked is the user value under which a request's access is kept, so
+// the several checks of one request cost one look-up of the revocations.
+const checked = "tessera.admin.access"
+
+type verdict struct {
+	access Access
+	err    *Error
+}
+
 // Check says how rc may use the operator pages, with the same rule as the
-// API (the admin token as a bearer token; with no token configured,
-// loopback only) plus the session cookie. When it is denied, status is
-// 401 (sign in) or 403 (no token configured and not loopback).
-func (s *Sessions) Check(rc *fasthttp.RequestCtx) (a Access, status int) {
-	status = decide(s.tokenHash, rc.Request.Header.Peek(fasthttp.HeaderAuthorization), rc.RemoteIP(), proxied(rc))
+// API (a known Host, and the admin token as a bearer token or, with no
+// token configured, loopback only) plus the session cookie. When it is
+// denied, the error's status is 401 (sign in), 403 (an unknown Host, or no
+// token configured and not loopback) or 429 (too many wrong tokens).
+func (s *Sessions) Check(rc *fasthttp.RequestCtx) (Access, *Error) {
+	return s.check(rc, true)
+}
+
+func (s *Sessions) check(rc *fasthttp.RequestCtx, cookies bool) (Access, *Error) {
+	if v, ok := rc.UserValue(checked).(verdict); ok {
+		return v.access, v.err
+	}
+	a, err := s.decide(rc, cookies)
+	rc.SetUserValue(checked, verdict{a, err})
+	return a, err
+}
+
+func (s *Sessions) decide(rc *fasthttp.RequestCtx, cookies bool) (Access, *Error) {
+	if !s.hosts.allows(rc) {
+		return AccessDenied, unknownHost(rc)
+	}
+	auth := rc.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	client := clientKey(rc.RemoteIP())
+	if len(auth) > 0 && s.tokenHash != nil {
+		if wait := s.limit.blocked(client); wait > 0 {
+			return AccessDenied, limited(wait)
+		}
+	}
+	status := decide(s.tokenHash, auth, rc.RemoteIP(), proxied(rc))
 	switch {
 	case status == 0 && s.tokenHash == nil:
-		return AccessLoopback, 0
+		return AccessLoopback, nil
 	case status == 0:
-		return AccessBearer, 0
-	case s.valid(rc.Request.Header.Cookie(SessionCookie)):
-		return AccessSession, 0
+		return AccessBearer, nil
+	case cookies && s.active(rc):
+		return AccessSession, nil
 	}
-	return AccessDenied, status
+	if len(auth) > 0 && s.tokenHash != nil {
+		if wait := s.failed(rc, client, "bearer"); wait > 0 {
+			return AccessDenied, limited(wait)
+		}
+	}
+	return AccessDenied, refusal(status)
+}
+
+// active reports whether rc carries a session cookie that is valid and
+// not signed out.
+func (s *Sessions) active(rc *fasthttp.RequestCtx) bool {
+	id, _, ok := s.session(rc.Request.Header.Cookie(SessionCookie))
+	if !ok {
+		return false
+	}
+	if s.revoked.has(id, s.now()) {
+		return false
+	}
+	if s.shared == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), revocationTimeout)
+	defer cancel()
+	revoked, err := s.shared.SessionRevoked(ctx, id)
+	if err != nil {
+		// The store logs the outage once. Sessions signed out here stay
+		// refused; one signed out elsewhere passes until it answers.
+		return true
+	}
+	return !revoked
+}
+
+// revocationTimeout bounds the look-up of a session in the shared
+// revocations.
+const revocationTimeout = 300 * time.Millisecond
+
+// ErrWrongToken is returned by SignIn for a token that is not the admin
+// token (or when none is configured).
+var ErrWrongToken = errors.New("admin: not the admin token")
+
+// failed records a wrong token from client and logs it; it returns how
+// long the client must now wait (0 while it has tries left).
+func (s *Sessions) failed(rc *fasthttp.RequestCtx, client, via string) time.Duration {
+	wait := s.limit.fail(client)
+	if wait > 0 {
+		s.log.Warn("admin sign-in limited: too many wrong tokens", "remote", rc.RemoteIP().String(), "via", via,
+			"failures", s.limit.max, "window", settings.FormatDuration(s.limit.window), "retry_after", settings.FormatDuration(wait.Round(time.Second)))
+	} else {
+		s.log.Info("admin sign-in refused: wrong token", "remote", rc.RemoteIP().String(), "via", via)
+	}
+	return wait
 }
 
 // SignIn checks token against the admin token and, when it matches, sets a
-// new session cookie on rc's response.
-func (s *Sessions) SignIn(rc *fasthttp.RequestCtx, token []byte) bool {
+// new session cookie on rc's response. It returns ErrWrongToken for
+// another token, and a *LimitedError once the client address presented
+// too many wrong ones; the failures are logged.
+func (s *Sessions) SignIn(rc *fasthttp.RequestCtx, token []byte) error {
 	if s.tokenHash == nil {
-		return false
+		return ErrWrongToken
+	}
+	client := clientKey(rc.RemoteIP())
+	if wait := s.limit.blocked(client); wait > 0 {
+		return &LimitedError{RetryAfter: wait}
 	}
 	got := sha256.Sum256(bytes.TrimSpace(token))
 	if subtle.ConstantTimeCompare(got[:], s.tokenHash) != 1 {
-		return false
+		if wait := s.failed(rc, client, "form"); wait > 0 {
+			return &LimitedError{RetryAfter: wait}
+		}
+		return ErrWrongToken
 	}
+	s.limit.succeed(client)
 	exp := s.now().Add(s.ttl).Unix()
 	s.setCookie(rc, s.sign(exp), s.ttl)
-	return true
+	return nil
 }
 
-// SignOut clears the session cookie.
-func (s *Sessions) SignOut(rc *fasthttp.RequestCtx) {
+// LimitedError is returned by SignIn when the client address presented
+// too many wrong tokens.
+type LimitedError struct {
+	// RetryAfter is how long until it may try again.
+	RetryAfter time.Duration
+}
+
+func (e *LimitedError) Error() string {
+	return "admin: too many wrong tokens from this address; try again in " + settings.FormatDuration(retrySeconds(e.RetryAfter))
+}
+
+// limited is the API's answer to a client that must wait.
+func limited(wait time.Duration) *Error {
+	return &Error{Status: fasthttp.StatusTooManyRequests, RetryAfter: wait,
+		Msg: "too many wrong admin tokens from this address; try again in " + settings.FormatDuration(retrySeconds(wait))}
+}
+
+// retrySeconds rounds a wait up to whole seconds, as Retry-After has it.
+func retrySeconds(d time.Duration) time.Duration {
+	return (d + time.Second - 1).Truncate(time.Second)
+}
+
+// SignOut ends rc's session: it clears the cookie and revokes the session,
+// in this process and in the shared revocations. An error says the shared
+// revocations did not take it (other composers may accept the session
+// until it expires); this one refuses it anyway.
+func (s *Sessions) SignOut(rc *fasthttp.RequestCtx) error {
 	s.setCookie(rc, "", -1)
+	id, exp, ok := s.session(rc.Request.Header.Cookie(SessionCookie))
+	if !ok {
+		return nil
+	}
+	s.revoked.add(id, exp, s.now())
+	rc.SetUserValue(checked, nil)
+	if s.shared == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return s.shared.RevokeSession(ctx, id, exp)
 }
 
 // CSRFToken returns the token a page served to rc must send back with a
@@ -167,27 +345,37 @@ func (s *Sessions) sign(exp int64) string {
 	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac("session", []byte(payload)))
 }
 
-// valid reports whether a cookie value is a session of this process, for
-// the configured token, not expired.
+// valid reports whether a cookie value is a session for the configured
+// token, not expired (whether or not it was signed out).
 func (s *Sessions) valid(v []byte) bool {
+	_, _, ok := s.session(v)
+	return ok
+}
+
+// session reads a cookie value: the session's id (its nonce) and expiry,
+// when it is a session for the configured token, not expired.
+func (s *Sessions) session(v []byte) (id string, exp time.Time, ok bool) {
 	if s.tokenHash == nil || len(v) == 0 || len(v) > 160 {
-		return false
+		return "", time.Time{}, false
 	}
 	i := bytes.LastIndexByte(v, '.')
 	if i < 0 {
-		return false
+		return "", time.Time{}, false
 	}
 	payload, sig := v[:i], v[i+1:]
-	e, _, ok := bytes.Cut(payload, []byte("."))
+	e, nonce, ok := bytes.Cut(payload, []byte("."))
 	if !ok {
-		return false
+		return "", time.Time{}, false
 	}
-	exp, err := strconv.ParseInt(string(e), 10, 64)
-	if err != nil || s.now().Unix() >= exp {
-		return false
+	unix, err := strconv.ParseInt(string(e), 10, 64)
+	if err != nil || s.now().Unix() >= unix {
+		return "", time.Time{}, false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(string(sig))
-	return err == nil && hmac.Equal(got, s.mac("session", payload))
+	if err != nil || !hmac.Equal(got, s.mac("session", payload)) {
+		return "", time.Time{}, false
+	}
+	return string(nonce), time.Unix(unix, 0), true
 }
 
 func (s *Sessions) csrf(session []byte) string {
@@ -229,17 +417,15 @@ func secure(rc *fasthttp.RequestCtx) bool {
 	return rc.IsTLS() || bytes.EqualFold(rc.Request.Header.Peek("X-Forwarded-Proto"), []byte("https"))
 }
 
-// authorize lets a request into the API: by the rule of decide, or by a
-// session cookie, which must come with the session's CSRF token on writes.
+// authorize lets a request into the API: by the rule of Sessions.Check,
+// with a session cookie only when the API was given the sessions, and then
+// with the session's CSRF token on writes.
 func (a *api) authorize(rc *fasthttp.RequestCtx) error {
-	status := decide(a.tokenHash, rc.Request.Header.Peek(fasthttp.HeaderAuthorization), rc.RemoteIP(), proxied(rc))
-	if status == 0 {
-		return nil
+	access, err := a.sessions.check(rc, a.cookies)
+	if err != nil {
+		return err
 	}
-	if a.sessions == nil || !a.sessions.valid(rc.Request.Header.Cookie(SessionCookie)) {
-		return refusal(status)
-	}
-	if !rc.IsGet() && !rc.IsHead() && !a.sessions.CheckCSRF(rc, rc.Request.Header.Peek(CSRFHeader)) {
+	if access == AccessSession && !rc.IsGet() && !rc.IsHead() && !a.sessions.CheckCSRF(rc, rc.Request.Header.Peek(CSRFHeader)) {
 		return &Error{Status: fasthttp.StatusForbidden, Msg: "missing or wrong CSRF token: reload the dashboard and try again"}
 	}
 	return nil

@@ -10,16 +10,16 @@ import (
 func TestSessionValues(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
-	s := NewSessions("t0k", time.Hour)
+	s := NewSessions("t0k", SessionOptions{TTL: time.Hour})
 	s.now = func() time.Time { return now }
 	good := s.sign(now.Add(time.Hour).Unix())
 	exp, rest, _ := strings.Cut(good, ".")
 	nonce, mac, _ := strings.Cut(rest, ".")
-	other := NewSessions("t0k", time.Hour) // another composer with the same token
+	other := NewSessions("t0k", SessionOptions{TTL: time.Hour}) // another composer with the same token
 	other.now = s.now
-	rotated := NewSessions("new-t0k", time.Hour)
+	rotated := NewSessions("new-t0k", SessionOptions{TTL: time.Hour})
 	rotated.now = s.now
-	noToken := NewSessions("", time.Hour)
+	noToken := NewSessions("", SessionOptions{TTL: time.Hour})
 
 	tests := []struct {
 		name  string

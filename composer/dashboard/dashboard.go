@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,10 +51,16 @@ type Options struct {
 }
 
 // Mount returns o with the dashboard as its Next handler and sessions
-// shared between the dashboard and the API, for admin.New.
+// shared between the dashboard and the API, for admin.New. The sessions
+// know o.Hosts, and share sign-outs through o.Settings when it keeps them
+// (admin.Revocations, as settings.Store does).
 func Mount(o admin.Options) admin.Options {
 	if o.Sessions == nil {
-		o.Sessions = admin.NewSessions(o.Token, 0)
+		so := admin.SessionOptions{Hosts: o.Hosts, Logger: o.Logger}
+		if r, ok := o.Settings.(admin.Revocations); ok {
+			so.Revocations = r
+		}
+		o.Sessions = admin.NewSessions(o.Token, so)
 	}
 	h, err := New(Options{Composer: o.Composer, Settings: o.Settings, Sessions: o.Sessions, Timeout: o.Timeout, Logger: o.Logger})
 	if err == nil {
@@ -70,6 +77,8 @@ type dashboard struct {
 	sessions *admin.Sessions
 	timeout  time.Duration
 	log      *slog.Logger
+	// shared: changes reach every composer (the settings are in Redis).
+	shared bool
 }
 
 // New returns the handler for the dashboard's paths under /_tessera/
@@ -103,6 +112,10 @@ func newDashboard(o Options) (*dashboard, error) {
 		sessions: o.Sessions,
 		timeout:  o.Timeout,
 		log:      o.Logger,
+		shared:   true,
+	}
+	if s, ok := o.Settings.(interface{ Shared() bool }); ok {
+		d.shared = s.Shared()
 	}
 	return d, nil
 }
@@ -114,31 +127,51 @@ func (d *dashboard) handler() fasthttp.RequestHandler {
 	r.HandleOPTIONS = false
 	r.GET(StaticPath+"{file}", serveStatic)
 	r.HEAD(StaticPath+"{file}", serveStatic)
-	r.GET(LoginPath, d.loginForm)
 	r.POST(LoginPath, d.login)
 	r.GET(LogoutPath, d.page(d.logoutForm))
 	r.POST(LogoutPath, d.write(d.logout))
-	r.GET(Root, d.page(d.overview))
-	r.GET(PagesPath, d.page(d.pages))
-	r.GET(StatsPath, d.stats)
+	for path, h := range map[string]fasthttp.RequestHandler{
+		Root:      d.page(d.overview),
+		PagesPath: d.page(d.pages),
+		StatsPath: d.stats,
+		LoginPath: d.loginForm,
+	} {
+		r.GET(path, h)
+		r.HEAD(path, h)
+	}
 	r.POST(Root+"fragments/{name}/ttl", d.write(d.setTTL))
 	r.POST(Root+"fragments/{name}/purge", d.write(d.purge))
 	r.NotFound = func(rc *fasthttp.RequestCtx) {
 		d.render(rc, fasthttp.StatusNotFound, notice(shell{Title: "Not found"}, "Not found", "There is no such page on the dashboard.", Root, "Back to the fragments"))
 	}
 	r.MethodNotAllowed = func(rc *fasthttp.RequestCtx) {
+		admin.TrimAllow(rc)
 		d.render(rc, fasthttp.StatusMethodNotAllowed, notice(shell{Title: "Method not allowed"}, "Method not allowed", fmt.Sprintf("%s is not allowed here.", rc.Method()), Root, "Back to the fragments"))
 	}
-	return r.Handler
+	return func(rc *fasthttp.RequestCtx) {
+		if !d.sessions.KnownHost(rc) {
+			d.render(rc, fasthttp.StatusForbidden, notice(shell{Title: "Unknown host"}, "Unknown host",
+				fmt.Sprintf("This composer is not known by the name %q. Open the dashboard at its own address or at localhost, or add the name to admin.hosts (TESSERA_ADMIN_HOSTS).", truncate(string(rc.Host()), 80)), "", ""))
+			return
+		}
+		r.Handler(rc)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // page wraps a page that needs access: without it, a browser is sent to
 // sign in (or told why it cannot).
 func (d *dashboard) page(h func(rc *fasthttp.RequestCtx, v shell)) fasthttp.RequestHandler {
 	return func(rc *fasthttp.RequestCtx) {
-		access, status := d.sessions.Check(rc)
+		access, err := d.sessions.Check(rc)
 		if access == admin.AccessDenied {
-			d.refuse(rc, status)
+			d.refuse(rc, err)
 			return
 		}
 		h(rc, d.shell(rc, access))
@@ -149,9 +182,9 @@ func (d *dashboard) page(h func(rc *fasthttp.RequestCtx, v shell)) fasthttp.Requ
 // the session's CSRF token.
 func (d *dashboard) write(h func(rc *fasthttp.RequestCtx, v shell)) fasthttp.RequestHandler {
 	return func(rc *fasthttp.RequestCtx) {
-		access, status := d.sessions.Check(rc)
+		access, err := d.sessions.Check(rc)
 		if access == admin.AccessDenied {
-			d.refuse(rc, status)
+			d.refuse(rc, err)
 			return
 		}
 		if !admin.SameOrigin(rc) || !d.sessions.CheckCSRF(rc, rc.PostArgs().Peek(CSRFField)) {
@@ -164,13 +197,22 @@ func (d *dashboard) write(h func(rc *fasthttp.RequestCtx, v shell)) fasthttp.Req
 }
 
 // refuse answers a request without access: sign in when a token is
-// configured, else explain that only the composer's own host gets in.
-func (d *dashboard) refuse(rc *fasthttp.RequestCtx, status int) {
-	if status == fasthttp.StatusForbidden {
-		d.render(rc, status, noToken(shell{Title: "Sign-in unavailable"}))
-		return
+// configured, else explain why not.
+func (d *dashboard) refuse(rc *fasthttp.RequestCtx, err *admin.Error) {
+	switch err.Status {
+	case fasthttp.StatusUnauthorized:
+		seeOther(rc, LoginPath+"?next="+safeNext(string(rc.RequestURI())))
+	case fasthttp.StatusTooManyRequests:
+		retryAfter(rc, err.RetryAfter)
+		d.render(rc, err.Status, notice(shell{Title: "Too many attempts"}, "Too many attempts", err.Msg+".", "", ""))
+	default:
+		d.render(rc, err.Status, noToken(shell{Title: "Sign-in unavailable"}))
 	}
-	seeOther(rc, LoginPath+"?next="+safeNext(string(rc.RequestURI())))
+}
+
+// retryAfter sets Retry-After to a wait in whole seconds, rounded up.
+func retryAfter(rc *fasthttp.RequestCtx, wait time.Duration) {
+	rc.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 }
 
 // shell is what every page's chrome needs.
@@ -183,15 +225,21 @@ type shell struct {
 	SignedIn bool
 	// Live loads the script that refreshes the numbers.
 	Live bool
+	// Applies says where a saved change applies, for the script's note.
+	Applies string
 }
 
 func (d *dashboard) shell(rc *fasthttp.RequestCtx, a admin.Access) shell {
-	return shell{CSRF: d.sessions.CSRFToken(rc), SignedIn: a == admin.AccessSession}
+	applies := appliesEverywhere
+	if !d.shared {
+		applies = appliesHere
+	}
+	return shell{CSRF: d.sessions.CSRFToken(rc), SignedIn: a == admin.AccessSession, Applies: applies}
 }
 
 func (d *dashboard) overview(rc *fasthttp.RequestCtx, v shell) {
 	v.Title, v.Active, v.Live = "Fragments", Root, true
-	d.render(rc, fasthttp.StatusOK, overview(v, d.src.snapshot(), flash(rc)))
+	d.render(rc, fasthttp.StatusOK, overview(v, d.src.snapshot(), flash(rc, d.shared)))
 }
 
 func (d *dashboard) pages(rc *fasthttp.RequestCtx, v shell) {
@@ -209,13 +257,15 @@ func (d *dashboard) stats(rc *fasthttp.RequestCtx) {
 	rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
 	rc.Response.Header.Set(fasthttp.HeaderXContentTypeOptions, "nosniff")
 	rc.Response.Header.SetContentType("application/json")
-	if access, status := d.sessions.Check(rc); access == admin.AccessDenied {
-		rc.SetStatusCode(status)
-		msg := "sign in at " + LoginPath + " or send Authorization: Bearer $TESSERA_ADMIN_TOKEN"
-		if status == fasthttp.StatusUnauthorized {
+	if access, err := d.sessions.Check(rc); access == admin.AccessDenied {
+		rc.SetStatusCode(err.Status)
+		msg := err.Msg
+		switch err.Status {
+		case fasthttp.StatusUnauthorized:
+			msg = "sign in at " + LoginPath + " or send Authorization: Bearer $TESSERA_ADMIN_TOKEN"
 			rc.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="tessera"`)
-		} else {
-			msg = "no admin token is configured, so the dashboard answers only requests from the composer's own host"
+		case fasthttp.StatusTooManyRequests:
+			retryAfter(rc, err.RetryAfter)
 		}
 		b, _ := json.Marshal(map[string]string{"error": msg})
 		rc.SetBody(append(b, '\n'))
@@ -232,11 +282,11 @@ func (d *dashboard) stats(rc *fasthttp.RequestCtx) {
 
 func (d *dashboard) loginForm(rc *fasthttp.RequestCtx) {
 	next := safeNext(string(rc.QueryArgs().Peek("next")))
-	if access, status := d.sessions.Check(rc); access != admin.AccessDenied {
+	if access, err := d.sessions.Check(rc); access != admin.AccessDenied {
 		seeOther(rc, next)
 		return
-	} else if status == fasthttp.StatusForbidden {
-		d.render(rc, status, noToken(shell{Title: "Sign-in unavailable"}))
+	} else if err.Status != fasthttp.StatusUnauthorized {
+		d.refuse(rc, err)
 		return
 	}
 	d.render(rc, fasthttp.StatusOK, login(shell{Title: "Sign in"}, next, ""))
@@ -252,9 +302,17 @@ func (d *dashboard) login(rc *fasthttp.RequestCtx) {
 		d.render(rc, fasthttp.StatusForbidden, login(shell{Title: "Sign in"}, next, "Sign in from this dashboard's own page."))
 		return
 	}
-	if !d.sessions.SignIn(rc, rc.PostArgs().Peek("token")) {
-		d.log.Info("dashboard sign-in refused", "remote", rc.RemoteIP().String())
-		// The form again, as a page (200), like any form with a mistake.
+	err := d.sessions.SignIn(rc, rc.PostArgs().Peek("token"))
+	var lim *admin.LimitedError
+	switch {
+	case errors.As(err, &lim):
+		retryAfter(rc, lim.RetryAfter)
+		d.render(rc, fasthttp.StatusTooManyRequests, login(shell{Title: "Sign in"}, next,
+			fmt.Sprintf("Too many wrong tokens from this address. Try again in %s.", settings.FormatDuration((lim.RetryAfter+time.Second-1).Truncate(time.Second)))))
+		return
+	case err != nil:
+		// Logged by the sessions. The form again, as a page (200), like
+		// any form with a mistake.
 		d.render(rc, fasthttp.StatusOK, login(shell{Title: "Sign in"}, next, "That is not the admin token."))
 		return
 	}
@@ -272,7 +330,10 @@ func (d *dashboard) logoutForm(rc *fasthttp.RequestCtx, v shell) {
 }
 
 func (d *dashboard) logout(rc *fasthttp.RequestCtx, _ shell) {
-	d.sessions.SignOut(rc)
+	if err := d.sessions.SignOut(rc); err != nil {
+		d.log.Warn("dashboard sign-out not shared: other composers accept the session until it expires", "err", err, "remote", rc.RemoteIP().String())
+	}
+	d.log.Info("dashboard sign-out", "remote", rc.RemoteIP().String())
 	seeOther(rc, LoginPath)
 }
 
@@ -303,13 +364,18 @@ func (d *dashboard) setTTL(rc *fasthttp.RequestCtx, v shell) {
 		out   **time.Duration
 	}{{"ttl", &o.TTL}, {"swr", &o.SWR}, {"sie", &o.SIE}} {
 		in := strings.TrimSpace(string(args.Peek(f.field)))
-		if in == "" || in == current[f.field] {
+		if in == "" {
 			continue
 		}
 		dur, err := time.ParseDuration(in)
 		if err != nil {
 			d.failed(rc, v, name, fmt.Errorf("%w: %s: %q is not a duration (use e.g. 500ms, 30s, 5m)", settings.ErrInvalid, f.field, in))
 			return
+		}
+		// A value left as shown ("1m", or "1m0s" from an older page)
+		// stays what it is.
+		if cur, err := time.ParseDuration(current[f.field]); err == nil && cur == dur {
+			continue
 		}
 		*f.out = &dur
 	}
@@ -375,11 +441,21 @@ type note struct {
 	Error bool
 }
 
+// Where a saved change applies, as the notes say it.
+const (
+	appliesEverywhere = "every composer applies it within a second."
+	appliesHere       = "this composer applies it now; without Redis, other composers do not see it."
+)
+
 // flash reads the note a form left in the query after a change.
-func flash(rc *fasthttp.RequestCtx) note {
+func flash(rc *fasthttp.RequestCtx, shared bool) note {
 	q := rc.QueryArgs()
+	applies := appliesEverywhere
+	if !shared {
+		applies = appliesHere
+	}
 	for _, k := range []struct{ key, text string }{
-		{"saved", "%s: saved; every composer applies it within a second."},
+		{"saved", "%s: saved; " + applies},
 		{"reset", "%s: override cleared; the config applies again."},
 		{"purged", "%s: purged; the next request fetches it afresh."},
 		{"unchanged", "%s: nothing to save; change a value first."},

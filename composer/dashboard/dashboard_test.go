@@ -84,6 +84,13 @@ type server struct {
 
 func start(t *testing.T, tok string) *server {
 	t.Helper()
+	return startWith(t, admin.Options{Token: tok, Settings: settings.NewMemory(settings.Options{})})
+}
+
+// startWith is start with more options; o.Settings must be a
+// *settings.Store.
+func startWith(t *testing.T, o admin.Options) *server {
+	t.Helper()
 	cache, err := memcache.New(0)
 	if err != nil {
 		t.Fatal(err)
@@ -92,11 +99,12 @@ func start(t *testing.T, tok string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := settings.NewMemory(settings.Options{})
+	store := o.Settings.(*settings.Store)
 	ctx, cancel := context.WithCancel(context.Background())
 	watching := make(chan struct{})
 	go func() { defer close(watching); store.Watch(ctx, comp.SetTuning) }()
-	h, err := admin.New(dashboard.Mount(admin.Options{Composer: comp, Settings: store, Token: tok}))
+	o.Composer = comp
+	h, err := admin.New(dashboard.Mount(o))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +139,10 @@ func (s *server) do(method, path, body string, hdr ...string) (*http.Response, s
 		s.t.Fatal(err)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := s.http.Do(req)
@@ -438,7 +450,7 @@ func TestOverviewRows(t *testing.T) {
 	want := []row{
 		{Name: "headlines", URL: site.Fragments["headlines"].URL, Auth: "auth none", Pages: "on / /shows", Versions: "1.0.0 ×1", Status: "ok", TTL: "30s", TTLSource: "config", SWR: "", Circuit: "closed"},
 		{Name: "shows", URL: site.Fragments["shows"].URL, Auth: "auth hmac", Pages: "on / /shows", Versions: "1.0.0 ×1", Status: "ok", TTL: "10s", TTLSource: "config", SWR: "", Circuit: "closed", Primary: true},
-		{Name: "weather", URL: site.Fragments["weather"].URL, Auth: "auth bearer", Pages: "on /", Versions: "1.0.0 ×1", Status: "ok", TTL: "", TTLSource: "fragment", SWR: "1m0s", Circuit: "closed"},
+		{Name: "weather", URL: site.Fragments["weather"].URL, Auth: "auth bearer", Pages: "on /", Versions: "1.0.0 ×1", Status: "ok", TTL: "", TTLSource: "fragment", SWR: "1m", Circuit: "closed"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
@@ -502,7 +514,7 @@ func TestCues(t *testing.T) {
 			Versions: map[string]uint64{"2.1.0": 4}, LastError: "fragment fetch failed: weather: connection refused", LastErrorAt: now.Add(-90 * time.Second), Breaker: "open"},
 		"shows": {Hits: 3, Misses: 1, Fetches: 1, P50: 2 * time.Millisecond, P99: 2 * time.Millisecond, Versions: map[string]uint64{"1.2.0": 1}, Breaker: "closed"},
 	}
-	h, err := dashboard.NewWithStats(dashboard.Options{Composer: comp, Settings: settings.NewMemory(settings.Options{}), Sessions: admin.NewSessions("", 0)},
+	h, err := dashboard.NewWithStats(dashboard.Options{Composer: comp, Settings: settings.NewMemory(settings.Options{}), Sessions: admin.NewSessions("", admin.SessionOptions{})},
 		func(name string) composer.FragmentStats { return stats[name] }, now)
 	if err != nil {
 		t.Fatal(err)
@@ -510,6 +522,7 @@ func TestCues(t *testing.T) {
 	var rc fasthttp.RequestCtx
 	rc.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4000}, nil)
 	rc.Request.SetRequestURI("/_tessera/")
+	rc.Request.Header.SetHost("localhost")
 	h(&rc)
 	if rc.Response.StatusCode() != 200 {
 		t.Fatalf("overview: %d\n%s", rc.Response.StatusCode(), rc.Response.Body())

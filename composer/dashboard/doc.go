@@ -16,7 +16,8 @@
 // Access follows the API's rule: the admin token as a bearer token, or, with
 // no token configured, requests from the composer's own host only. A
 // browser signs in once with the token and then carries a session cookie
-// (see admin.Sessions), which the API accepts too. Every write made with the
+// (see admin.Sessions), which the API accepts too, until it expires or is
+// signed out (revoked on every composer sharing the settings store). Every write made with the
 // cookie must carry the session's CSRF token (a hidden form field, or the
 // X-CSRF-Token header from the script) and come from this site
 // (Sec-Fetch-Site, Origin).

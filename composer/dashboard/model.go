@@ -126,9 +126,15 @@ func (s source) snapshot() Snapshot {
 	snap := Snapshot{Fragments: make([]Fragment, 0, len(rows)), Updated: now.Format("15:04:05")}
 	status := make(map[string]string, len(rows))
 	for _, r := range rows {
-		f := fragment(r, s.stats(r.Name), now)
+		st := s.stats(r.Name)
+		f := fragment(r, st, now)
 		if cf, ok := site.Fragments[r.Name]; ok {
 			f.Range = cf.Version
+			// A fragment not fetched yet has no breaker yet: it is closed,
+			// unless the config turned breakers off.
+			if st.Breaker == "" && cf.BreakerFailures > 0 {
+				f.Cells["circuit"] = "closed"
+			}
 		}
 		status[f.Name] = f.Status
 		snap.Fragments = append(snap.Fragments, f)

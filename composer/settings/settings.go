@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -272,7 +273,7 @@ func CheckDuration(field string, d *time.Duration) error {
 	case *d < 0:
 		return fmt.Errorf("%w: %s %s must not be negative", ErrInvalid, field, *d)
 	case *d > MaxDuration:
-		return fmt.Errorf("%w: %s %s is more than the limit of %s", ErrInvalid, field, *d, MaxDuration)
+		return fmt.Errorf("%w: %s %s is more than the limit of %s", ErrInvalid, field, FormatDuration(*d), FormatDuration(MaxDuration))
 	}
 	return nil
 }
@@ -288,4 +289,19 @@ func merge(prev, o composer.Override) composer.Override {
 		prev.SIE = o.SIE
 	}
 	return prev
+}
+
+// FormatDuration writes d the way operators type it, and the same in the
+// CLI, the admin API and the dashboard: Go's form without its zero units
+// ("1m", not "1m0s"; "1h30m", not "1h30m0s"; "500ms" and "1m30s" as they
+// are).
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

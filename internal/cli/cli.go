@@ -15,7 +15,12 @@ import (
 // was printed. A main may exit with status 2 for it.
 var ErrUsage = errors.New("bad command line")
 
-type usageError struct{ msg string }
+// usageError says what was wrong with a command line; Run prints it, then
+// the usage of the command it was meant for.
+type usageError struct {
+	msg   string
+	usage string
+}
 
 func (e *usageError) Error() string        { return e.msg }
 func (e *usageError) Is(target error) bool { return target == ErrUsage }
@@ -24,7 +29,7 @@ func (e *usageError) Is(target error) bool { return target == ErrUsage }
 // names one of the commands Run serves.
 func Handles(arg string) bool {
 	switch arg {
-	case "ttl", "purge", "check", "config":
+	case "ttl", "purge", "check", "config", "help":
 		return true
 	}
 	return false
@@ -46,9 +51,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		getenv = func(string) string { return "" }
 	}
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv}
+	err := e.run(args)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "tessera: %s\n\n%s", ue.msg, ue.usage)
+	}
+	return err
+}
+
+func (e *env) run(args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usageTop)
-		return &usageError{"no command given"}
+		return &usageError{"no command given", usageTop}
 	}
 	switch args[0] {
 	case "ttl":
@@ -60,11 +73,22 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "config":
 		return e.config(args[1:])
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usageTop)
+		if len(args) > 1 && args[0] == "help" {
+			return e.help(args[1:])
+		}
+		fmt.Fprint(e.stdout, usageTop)
 		return nil
 	}
-	fmt.Fprint(stderr, usageTop)
-	return &usageError{fmt.Sprintf("unknown command %q", args[0])}
+	return &usageError{fmt.Sprintf("unknown command %q", args[0]), usageTop}
+}
+
+// help prints the usage of the command named in args ("tessera help ttl
+// set").
+func (e *env) help(args []string) error {
+	if !Handles(args[0]) || args[0] == "help" {
+		return &usageError{fmt.Sprintf("help: unknown command %q", args[0]), usageTop}
+	}
+	return e.run(append(args, "--help"))
 }
 
 const usageTop = `Usage: tessera COMMAND [ARGS]
@@ -113,8 +137,7 @@ func (c *command) parse(e *env, args []string) ([]string, error) {
 				c.usage(e.stdout)
 				return nil, nil
 			}
-			c.usage(e.stderr)
-			return nil, &usageError{fmt.Sprintf("tessera %s: %v", c.name, err)}
+			return nil, &usageError{c.flagProblem(err), c.usageText()}
 		}
 		args = c.fs.Args()
 		if len(args) == 0 {
@@ -124,17 +147,39 @@ func (c *command) parse(e *env, args []string) ([]string, error) {
 		args = args[1:]
 	}
 	if len(pos) < c.minArgs || len(pos) > c.maxArgs {
-		c.usage(e.stderr)
 		want := c.args
 		if want == "" {
 			want = "no arguments"
 		}
-		return nil, &usageError{fmt.Sprintf("tessera %s: want %s, got %d argument(s)", c.name, want, len(pos))}
+		msg := fmt.Sprintf("%s: want %s, got %d argument(s)", c.name, want, len(pos))
+		if len(pos) > c.maxArgs {
+			msg = fmt.Sprintf("%s: unexpected argument %q (want %s)", c.name, pos[c.maxArgs], want)
+		}
+		return nil, &usageError{msg, c.usageText()}
 	}
 	if pos == nil {
 		pos = []string{}
 	}
 	return pos, nil
+}
+
+// flagProblem says what was wrong with a flag; a negative duration, which
+// the flag package takes for a flag, is named as such.
+func (c *command) flagProblem(err error) string {
+	const undefined = "flag provided but not defined: "
+	if name, ok := strings.CutPrefix(err.Error(), undefined); ok {
+		if d, derr := time.ParseDuration(name); derr == nil && d < 0 {
+			return fmt.Sprintf("%s: %s is negative; a duration is 0s or more (e.g. 30s, 5m)", c.name, name)
+		}
+		return fmt.Sprintf("%s: unknown flag -%s", c.name, name) // the flag package drops one dash
+	}
+	return fmt.Sprintf("%s: %v", c.name, err)
+}
+
+func (c *command) usageText() string {
+	var b strings.Builder
+	c.usage(&b)
+	return b.String()
 }
 
 func (c *command) usage(w io.Writer) {

@@ -200,7 +200,7 @@ func TestTTLErrors(t *testing.T) {
 	}{
 		{"unknown fragment", env, []string{"ttl", "set", "nope", "30s"}, `ttl set nope: unknown fragment "nope" (HTTP 404 Not Found)`},
 		{"bad duration", env, []string{"ttl", "set", "weather", "3 seconds"}, `ttl set weather: ttl: "3 seconds" is not a duration (use e.g. 500ms, 30s, 5m) (HTTP 400 Bad Request)`},
-		{"too long", env, []string{"ttl", "set", "weather", "30s", "--swr", "400h"}, `swr: "400h" must be between 0s and 168h0m0s`},
+		{"too long", env, []string{"ttl", "set", "weather", "30s", "--swr", "400h"}, `swr: "400h" must be between 0s and 168h`},
 		{"purge unknown", env, []string{"purge", "nope"}, `purge nope: unknown fragment "nope"`},
 		{"no token", envOf("TESSERA_URL", base), []string{"ttl", "list"}, "(HTTP 401 Unauthorized); TESSERA_ADMIN_TOKEN is not set"},
 		{"wrong token", envOf("TESSERA_URL", base, "TESSERA_ADMIN_TOKEN", "nope"), []string{"purge", "weather"}, "(HTTP 401 Unauthorized); TESSERA_ADMIN_TOKEN does not match the composer's token"},
@@ -334,5 +334,42 @@ func TestConfig(t *testing.T) {
 	out, _, err := run(t, envOf(), "config")
 	if err != nil || out != string(composer.DefaultConfig) {
 		t.Errorf("config: %v\n%s", err, out)
+	}
+}
+
+// A wrong command line is answered with what was wrong, then the usage of
+// the command meant.
+func TestUsageErrorsSayWhatWasWrong(t *testing.T) {
+	t.Parallel()
+	env := envOf()
+	for _, tt := range []struct {
+		args      []string
+		problem   string
+		usageHead string
+	}{
+		{[]string{"ttl", "set", "weather", "-5s"}, "tessera: ttl set: -5s is negative", "Usage: tessera ttl set NAME DURATION"},
+		{[]string{"ttl", "set", "weather", "2m", "extra"}, `tessera: ttl set: unexpected argument "extra"`, "Usage: tessera ttl set NAME DURATION"},
+		{[]string{"ttl", "set", "weather", "2m", "--foo", "1s"}, "tessera: ttl set: unknown flag --foo", "Usage: tessera ttl set NAME DURATION"},
+		{[]string{"ttl", "lst"}, `tessera: ttl: unknown command "lst"`, "Usage: tessera ttl COMMAND"},
+		{[]string{"nope"}, `tessera: unknown command "nope"`, "Usage: tessera COMMAND"},
+		{[]string{"help", "nope"}, `tessera: help: unknown command "nope"`, "Usage: tessera COMMAND"},
+	} {
+		_, stderr, err := run(t, env, tt.args...)
+		if !errors.Is(err, cli.ErrUsage) {
+			t.Errorf("%q: error %v; want ErrUsage", tt.args, err)
+		}
+		problem, usage, _ := strings.Cut(stderr, "\n\n")
+		if problem != tt.problem && !strings.HasPrefix(problem, tt.problem) || !strings.HasPrefix(usage, tt.usageHead) {
+			t.Errorf("%q: stderr\n%s\nwant %q, then the usage %q", tt.args, stderr, tt.problem, tt.usageHead)
+		}
+	}
+	for _, tt := range []struct{ args []string }{{[]string{"help", "ttl"}}, {[]string{"help", "ttl", "set"}}, {[]string{"help"}}} {
+		out, _, err := run(t, env, tt.args...)
+		if err != nil || !strings.HasPrefix(out, "Usage: tessera") {
+			t.Errorf("%q: %v\n%s", tt.args, err, out)
+		}
+	}
+	if out, _, _ := run(t, env, "help", "ttl", "set"); !strings.HasPrefix(out, "Usage: tessera ttl set NAME DURATION") {
+		t.Errorf("help ttl set:\n%s", out)
 	}
 }

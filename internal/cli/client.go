@@ -45,7 +45,7 @@ func newClient(rawURL, token string, timeout time.Duration) (*client, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &usageError{fmt.Sprintf("--url %q is not an http(s) URL", rawURL)}
+		return nil, &usageError{fmt.Sprintf("--url %q is not an http(s) URL", rawURL), "Set --url or $TESSERA_URL to the composer, e.g. http://127.0.0.1:8080.\n"}
 	}
 	return &client{
 		base:    strings.TrimSuffix(u.Scheme+"://"+u.Host+u.Path, "/"),

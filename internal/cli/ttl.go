@@ -28,8 +28,7 @@ Run "tessera ttl COMMAND --help" for more.
 
 func (e *env) ttl(args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(e.stderr, usageTTL)
-		return &usageError{"tessera ttl: want list, set or clear"}
+		return &usageError{"ttl: want list, set or clear", usageTTL}
 	}
 	switch args[0] {
 	case "list", "ls":
@@ -42,8 +41,7 @@ func (e *env) ttl(args []string) error {
 		fmt.Fprint(e.stdout, usageTTL)
 		return nil
 	}
-	fmt.Fprint(e.stderr, usageTTL)
-	return &usageError{fmt.Sprintf("tessera ttl: unknown command %q (want list, set or clear)", args[0])}
+	return &usageError{fmt.Sprintf("ttl: unknown command %q (want list, set or clear)", args[0]), usageTTL}
 }
 
 func (e *env) ttlList(args []string) error {

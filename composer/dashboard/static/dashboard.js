@@ -135,7 +135,7 @@
     }
     if (Object.keys(changes).length === 0) return null;
     const what = Object.entries(changes).map(([k, v]) => `${k.toUpperCase()} ${v}`).join(", ");
-    return { method: "PUT", url: frag, body: JSON.stringify(changes), done: () => `${name}: ${what} saved; every composer applies it within a second.` };
+    return { method: "PUT", url: frag, body: JSON.stringify(changes), done: () => `${name}: ${what} saved; ${document.body.dataset.applies}` };
   }
 
   document.addEventListener("submit", async (ev) => {
