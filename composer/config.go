@@ -39,6 +39,16 @@ type Config struct {
 	Pages []PageConfig `yaml:"pages"`
 	// Limits bound what one page may grow to through nested fragments.
 	Limits LimitsConfig `yaml:"limits"`
+	// Admin configures the admin API and dashboard.
+	Admin AdminConfig `yaml:"admin"`
+}
+
+// AdminConfig configures access to the admin API and dashboard.
+type AdminConfig struct {
+	// Hosts are further names (host, or host:port) the composer is known
+	// by; a request naming any other Host is refused, so that a DNS
+	// rebinding page cannot reach the admin through a browser.
+	Hosts []string `yaml:"hosts"`
 }
 
 // LimitsConfig bounds one page's nested composition; each unset field has
@@ -325,6 +335,11 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 	}
 	site.NearCache = v.duration("near_cache", c.NearCache, time.Second, time.Minute, true)
 	site.Limits = v.limits(c.Limits)
+	for i, h := range c.Admin.Hosts {
+		if h == "" || strings.ContainsAny(h, "/ \t@?#") {
+			v.addf(fmt.Sprintf("admin.hosts[%d]", i), "%q is not a host name (use e.g. tessera.example.com or tessera.example.com:8080)", h)
+		}
+	}
 	// Page path parameters ({story} in /news/{story}) are inputs too.
 	pathParams := map[string]bool{}
 	for _, pc := range c.Pages {

@@ -173,7 +173,7 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 	}
 	c.Composer = comp
 
-	slog := log.With("component", "settings")
+	slog := o.Logger.With("component", "settings")
 	if c.rdb != nil {
 		c.Settings = settings.NewRedis(c.rdb, settings.Options{Logger: slog})
 	} else {
@@ -190,7 +190,10 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		defer close(c.wdone)
 		c.Settings.Watch(wctx, comp.SetTuning)
 	}()
-	adminH, err := admin.New(dashboard.Mount(admin.Options{Composer: comp, Settings: c.Settings, Token: env(EnvAdminToken), Logger: log.With("component", "admin")}))
+	adminH, err := admin.New(dashboard.Mount(admin.Options{
+		Composer: comp, Settings: c.Settings, Token: env(EnvAdminToken), Logger: o.Logger.With("component", "admin"),
+		Hosts: append(AdminHosts(env, cfg.Listen), cfg.Admin.Hosts...),
+	}))
 	if err != nil {
 		return nil, err
 	}
