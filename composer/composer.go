@@ -226,6 +226,6 @@ func (c *Composer) freshness(f *Fragment, e *Entry) freshness {
 	if f.SIE > 0 {
 		fr.sie = f.SIE
 	}
-	c.tuning.Load().apply(f.Name, &fr)
+	applyTuning(c.tuning.Load(), f.Name, &fr)
 	return fr
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // Config is the composer's declarative configuration: the fragments it can
@@ -204,8 +205,8 @@ func (es ConfigErrors) Error() string {
 }
 
 var (
-	namePattern  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-	valuePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	namePattern  = protocol.NamePattern
+	valuePattern = protocol.ValuePattern
 )
 
 // ParseConfig reads a YAML config. file names the source in error messages.

@@ -483,3 +483,7 @@ func TestReloadReleasesFragmentResources(t *testing.T) {
 		t.Fatalf("a's counts after the reload: %+v", st)
 	}
 }
+
+func writeFile(dir, name, s string) error {
+	return os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644)
+}

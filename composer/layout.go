@@ -3,96 +3,30 @@ package composer
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/tessera-dev/tessera/internal/protocol"
 	"github.com/tessera-dev/tessera/templates"
 )
 
-// Slot markers look like <!--@slot:NAME--> or <!--@slot:NAME k=v k2=v2-->.
-var (
-	slotOpen  = []byte("<!--@slot:")
-	slotClose = []byte("-->")
+// Marker, Param and Part are the slot-marker format, shared with fragment
+// services through package protocol.
+type (
+	Marker = protocol.Marker
+	Param  = protocol.Param
+	Part   = protocol.Part
 )
 
-// maxMarkerLen bounds one marker so a hostile fragment cannot make the parser
-// scan far for a close that never comes.
-const maxMarkerLen = 512
-
-// Marker is one parsed slot marker.
-type Marker struct {
-	Name   string
-	Params []Param
-}
-
-// Param is one k=v pair of a slot marker, passed to the fragment as a query
-// parameter.
-type Param struct{ Key, Value string }
-
-// Part is a piece of a layout: either static bytes or a slot marker.
-type Part struct {
-	Static []byte
-	Marker *Marker
-}
-
 // ErrBadMarker reports a slot marker that cannot be parsed.
-var ErrBadMarker = errors.New("bad slot marker")
+var ErrBadMarker = protocol.ErrBadMarker
 
-// ParseLayout splits HTML into static parts and slot markers. A marker that
-// is malformed is an error, so that a layout typo is caught at load time
-// rather than shipped as a literal comment.
-func ParseLayout(html []byte) ([]Part, error) {
-	var parts []Part
-	for len(html) > 0 {
-		i := bytes.Index(html, slotOpen)
-		if i < 0 {
-			parts = append(parts, Part{Static: html})
-			break
-		}
-		if i > 0 {
-			parts = append(parts, Part{Static: html[:i]})
-		}
-		rest := html[i+len(slotOpen):]
-		limit := rest
-		if len(limit) > maxMarkerLen {
-			limit = limit[:maxMarkerLen]
-		}
-		j := bytes.Index(limit, slotClose)
-		if j < 0 {
-			return nil, fmt.Errorf("%w: unterminated %q", ErrBadMarker, truncate(html[i:], 40))
-		}
-		m, err := parseMarker(string(rest[:j]))
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, Part{Marker: m})
-		html = rest[j+len(slotClose):]
-	}
-	return parts, nil
-}
-
-func parseMarker(s string) (*Marker, error) {
-	fields := strings.Fields(s)
-	if len(fields) == 0 {
-		return nil, fmt.Errorf("%w: no fragment name", ErrBadMarker)
-	}
-	m := &Marker{Name: fields[0]}
-	if !namePattern.MatchString(m.Name) {
-		return nil, fmt.Errorf("%w: fragment name %q must match %s", ErrBadMarker, truncate([]byte(m.Name), 40), namePattern)
-	}
-	for _, f := range fields[1:] {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok || !valuePattern.MatchString(k) || !valuePattern.MatchString(v) {
-			return nil, fmt.Errorf("%w: parameter %q of %q must be key=value with %s", ErrBadMarker, truncate([]byte(f), 40), m.Name, valuePattern)
-		}
-		m.Params = append(m.Params, Param{Key: k, Value: v})
-	}
-	return m, nil
-}
+// ParseLayout splits HTML into static parts and slot markers; a malformed
+// marker is an error.
+func ParseLayout(html []byte) ([]Part, error) { return protocol.ParseMarkers(html) }
 
 func truncate(b []byte, n int) string {
 	if len(b) > n {

@@ -1,8 +1,12 @@
 package composer
 
-import "bytes"
+import (
+	"bytes"
 
-func hasMarker(body []byte) bool { return bytes.Contains(body, slotOpen) }
+	"github.com/tessera-dev/tessera/internal/protocol"
+)
+
+func hasMarker(body []byte) bool { return protocol.HasMarker(body) }
 
 // anonymousEmpty is the placeholder for a refused marker whose name is not
 // a configured fragment.

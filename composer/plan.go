@@ -3,6 +3,8 @@ package composer
 import (
 	"strings"
 	"time"
+
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // plan is step 1 of a page: everything the later steps need, worked out
@@ -63,14 +65,14 @@ func planSlot(s *Slot, req request, t *Tuning, parent []string, parentSpan strin
 	q := slotQuery(s, req.inputs)
 	ps := plannedSlot{
 		slot:       s,
-		key:        cacheKey(f, t.generation(f.Name), q),
+		key:        cacheKey(f, t.Generation(f.Name), q),
 		req:        fetchRequest{url: buildURL(f.URL, q)},
 		spanID:     newID(8),
 		parentSpan: parentSpan,
 		chain:      append(parent[:len(parent):len(parent)], f.Name),
 	}
 	ps.req.headers = make([][2]string, 0, 2+len(f.ForwardHeaders))
-	ps.req.headers = append(ps.req.headers, [2]string{"X-Request-Id", req.ids.requestID}, [2]string{"traceparent", req.ids.traceparent(ps.spanID)})
+	ps.req.headers = append(ps.req.headers, [2]string{protocol.HeaderRequestID, req.ids.requestID}, [2]string{protocol.HeaderTraceparent, req.ids.traceparent(ps.spanID)})
 	var personal strings.Builder
 	for _, h := range f.ForwardHeaders {
 		if v, ok := req.fwd.headers[h]; ok {

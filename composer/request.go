@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // request is what the plan needs of the browser's request, copied out of
@@ -76,12 +78,12 @@ type requestIDs struct {
 // are well formed, and makes new ones otherwise.
 func readRequestIDs(rc *fasthttp.RequestCtx) requestIDs {
 	var ids requestIDs
-	if v := rc.Request.Header.Peek("X-Request-Id"); validRequestID(v) {
+	if v := rc.Request.Header.Peek(protocol.HeaderRequestID); validRequestID(v) {
 		ids.requestID = string(v)
 	} else {
 		ids.requestID = newID(8)
 	}
-	if v := rc.Request.Header.Peek("traceparent"); validTraceparent(v) {
+	if v := rc.Request.Header.Peek(protocol.HeaderTraceparent); validTraceparent(v) {
 		ids.traceID, ids.parentID, ids.flags = string(v[3:35]), string(v[36:52]), string(v[53:55])
 	} else {
 		ids.traceID, ids.flags = newID(16), "01"
@@ -168,17 +170,7 @@ func readInputs(rc *fasthttp.RequestCtx, inputs map[string]InputConfig) map[stri
 	return out
 }
 
-func validValue(v []byte) bool {
-	if len(v) == 0 || len(v) > 64 {
-		return false
-	}
-	for _, c := range v {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
+func validValue(v []byte) bool { return protocol.ValidValue(v) }
 
 // cacheKey names a fragment rendering: fragment, purge generation, the
 // accepted version range (so that changing it never serves markup of the

@@ -1,28 +1,16 @@
 package composer
 
-import "time"
+import "github.com/tessera-dev/tessera/composer/settings"
 
-// Tuning is the run-time layer over the config: TTL overrides set by an
-// operator, and purge generations. It is shared by all composers through
-// the settings store and swapped in whole with SetTuning.
-type Tuning struct {
-	// Overrides are per-fragment freshness settings; a nil field keeps the
-	// configured value.
-	Overrides map[string]Override `json:"overrides,omitempty"`
-	// Generations are bumped to purge every cached copy of a fragment: they
-	// are part of the cache key, so old copies are never read again and
-	// expire on their own.
-	Generations map[string]uint64 `json:"generations,omitempty"`
-}
+// Tuning is the run-time layer over the config (TTL overrides, purge
+// generations), kept by the settings store and swapped in with SetTuning.
+type Tuning = settings.Tuning
 
 // Override is an operator's freshness setting for one fragment.
-type Override struct {
-	TTL *time.Duration `json:"ttl,omitempty"`
-	SWR *time.Duration `json:"swr,omitempty"`
-	SIE *time.Duration `json:"sie,omitempty"`
-}
+type Override = settings.Override
 
-func (t *Tuning) apply(name string, fr *freshness) {
+// applyTuning lays t's override for the fragment name over fr.
+func applyTuning(t *Tuning, name string, fr *freshness) {
 	o, ok := t.Overrides[name]
 	if !ok {
 		return
@@ -37,8 +25,6 @@ func (t *Tuning) apply(name string, fr *freshness) {
 		fr.sie = *o.SIE
 	}
 }
-
-func (t *Tuning) generation(name string) uint64 { return t.Generations[name] }
 
 // SetTuning swaps in new run-time settings; they apply to the next lookup.
 func (c *Composer) SetTuning(t *Tuning) {

@@ -12,7 +12,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"github.com/valyala/fasthttp"
 
-	"github.com/tessera-dev/tessera/fragments/fragment"
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // Error categories a caller may branch on with errors.Is.
@@ -124,9 +124,9 @@ func fetchHTTP(fr *fragRuntime, r *fetchRequest, deadline time.Time) (*answer, e
 	}
 	switch f.Auth {
 	case AuthBearer:
-		fragment.SetBearer(req, f.secret)
+		protocol.SetBearer(req, f.secret)
 	case AuthHMAC:
-		fragment.SignRequest(req, []byte(f.secret), time.Now())
+		protocol.SignRequest(req, []byte(f.secret), time.Now())
 	}
 	err := fr.client.DoDeadline(req, resp, deadline)
 	switch {
@@ -149,7 +149,7 @@ func fetchHTTP(fr *fragRuntime, r *fetchRequest, deadline time.Time) (*answer, e
 	}
 	a := &answer{
 		body:    append([]byte(nil), body...),
-		version: sanitizeVersion(resp.Header.Peek("X-Fragment-Version")),
+		version: sanitizeVersion(resp.Header.Peek(protocol.HeaderVersion)),
 		cc:      ParseCacheControl(string(resp.Header.Peek(fasthttp.HeaderCacheControl))),
 	}
 	if !f.acceptsVersion(a.version) {

@@ -1,9 +1,9 @@
 // Package settings is the run-time tuning store shared by all composer
 // replicas: per-fragment TTL overrides and purge generations, the
-// composer.Tuning layer over the config.
+// Tuning layer over the config.
 //
 // With Redis, overrides live in the hash tessera:ttl (field = fragment,
-// value = JSON of composer.Override), generations in the hash tessera:gen
+// value = JSON of Override), generations in the hash tessera:gen
 // (field = fragment, value bumped with HINCRBY), and every change is
 // announced on the channel tessera:events. A composer runs Watch, which
 // reloads both hashes on every announcement, after every reconnect and every

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/tessera-dev/tessera/composer"
 )
 
 // event is what is published on EventsChannel. Watchers reload everything
@@ -29,7 +27,7 @@ func (e event) String() string {
 	return string(b)
 }
 
-func (s *Store) loadRedis(ctx context.Context) (*composer.Tuning, error) {
+func (s *Store) loadRedis(ctx context.Context) (*Tuning, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var ttl, gen *redis.MapStringStringCmd
@@ -43,8 +41,8 @@ func (s *Store) loadRedis(ctx context.Context) (*composer.Tuning, error) {
 		return nil, fmt.Errorf("settings: load: %w", err)
 	}
 	s.reached()
-	t := &composer.Tuning{
-		Overrides:   make(map[string]composer.Override, len(ttl.Val())),
+	t := &Tuning{
+		Overrides:   make(map[string]Override, len(ttl.Val())),
 		Generations: make(map[string]uint64, len(gen.Val())),
 	}
 	for name, v := range ttl.Val() {
@@ -66,20 +64,20 @@ func (s *Store) loadRedis(ctx context.Context) (*composer.Tuning, error) {
 	return t, nil
 }
 
-func decodeOverride(v string) (composer.Override, error) {
-	var o composer.Override
+func decodeOverride(v string) (Override, error) {
+	var o Override
 	err := json.Unmarshal([]byte(v), &o)
 	return o, err
 }
 
 // setRedis merges o into the stored override in a WATCH/MULTI transaction,
 // so concurrent writers of different fields do not lose each other's.
-func (s *Store) setRedis(ctx context.Context, name string, o composer.Override) error {
+func (s *Store) setRedis(ctx context.Context, name string, o Override) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	msg := event{Op: "ttl", Fragment: name}.String()
 	txf := func(tx *redis.Tx) error {
-		var prev composer.Override
+		var prev Override
 		cur, err := tx.HGet(ctx, OverridesKey, name).Result()
 		switch {
 		case errors.Is(err, redis.Nil):

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // Redis names shared by every composer and fragment service.
@@ -31,8 +30,6 @@ const MaxDuration = 7 * 24 * time.Hour
 // ErrInvalid marks a setting that was refused; its message says why and is
 // fit to show to the operator.
 var ErrInvalid = errors.New("invalid setting")
-
-var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
 // Options configure a Store.
 type Options struct {
@@ -62,9 +59,9 @@ type Store struct {
 
 	mu        sync.Mutex
 	delivered uint64
-	watchers  map[int]func(*composer.Tuning)
+	watchers  map[int]func(*Tuning)
 	nextID    int
-	mem       composer.Tuning // in-process state
+	mem       Tuning // in-process state
 }
 
 // NewRedis returns a Store in Redis. The caller keeps ownership of rdb.
@@ -94,8 +91,8 @@ func newStore(o Options) *Store {
 		log:      o.Logger,
 		timeout:  o.Timeout,
 		resync:   o.Resync,
-		watchers: make(map[int]func(*composer.Tuning)),
-		mem:      composer.Tuning{Overrides: map[string]composer.Override{}, Generations: map[string]uint64{}},
+		watchers: make(map[int]func(*Tuning)),
+		mem:      Tuning{Overrides: map[string]Override{}, Generations: map[string]uint64{}},
 	}
 }
 
@@ -103,7 +100,7 @@ func newStore(o Options) *Store {
 func (s *Store) Shared() bool { return s.rdb != nil }
 
 // Load returns the tuning in force. The result is the caller's to keep.
-func (s *Store) Load(ctx context.Context) (*composer.Tuning, error) {
+func (s *Store) Load(ctx context.Context) (*Tuning, error) {
 	if s.rdb == nil {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -114,7 +111,7 @@ func (s *Store) Load(ctx context.Context) (*composer.Tuning, error) {
 
 // SetOverride merges o into the fragment's override: fields of o left nil
 // keep their previous value. At least one field must be set.
-func (s *Store) SetOverride(ctx context.Context, name string, o composer.Override) error {
+func (s *Store) SetOverride(ctx context.Context, name string, o Override) error {
 	if err := Validate(name, o); err != nil {
 		return err
 	}
@@ -135,7 +132,7 @@ func (s *Store) SetOverride(ctx context.Context, name string, o composer.Overrid
 // ClearOverride removes the fragment's override, so its config applies
 // again. Clearing a fragment without one is not an error.
 func (s *Store) ClearOverride(ctx context.Context, name string) error {
-	if err := Validate(name, composer.Override{}); err != nil {
+	if err := Validate(name, Override{}); err != nil {
 		return err
 	}
 	if s.rdb == nil {
@@ -153,7 +150,7 @@ func (s *Store) ClearOverride(ctx context.Context, name string) error {
 // again, and returns the new generation. Operators use it, and so does a
 // fragment service whose content changed.
 func (s *Store) Purge(ctx context.Context, name string) (uint64, error) {
-	if err := Validate(name, composer.Override{}); err != nil {
+	if err := Validate(name, Override{}); err != nil {
 		return 0, err
 	}
 	var gen uint64
@@ -178,7 +175,7 @@ func (s *Store) Purge(ctx context.Context, name string) (uint64, error) {
 // at a time and must not call the Store. Writes through this Store reach
 // apply before they return. Watch returns when ctx is done; Redis failures
 // are retried and logged once per outage, never returned.
-func (s *Store) Watch(ctx context.Context, apply func(*composer.Tuning)) {
+func (s *Store) Watch(ctx context.Context, apply func(*Tuning)) {
 	id := s.register(apply)
 	defer s.unregister(id)
 	s.sync(ctx)
@@ -189,7 +186,7 @@ func (s *Store) Watch(ctx context.Context, apply func(*composer.Tuning)) {
 	s.watchRedis(ctx)
 }
 
-func (s *Store) register(apply func(*composer.Tuning)) int {
+func (s *Store) register(apply func(*Tuning)) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
@@ -207,7 +204,7 @@ func (s *Store) unregister(id int) {
 // to the next announcement or resync.
 func (s *Store) sync(ctx context.Context) {
 	seq := s.seq.Add(1)
-	var t *composer.Tuning
+	var t *Tuning
 	if s.rdb == nil {
 		s.mu.Lock()
 		t = s.memCopy()
@@ -230,8 +227,8 @@ func (s *Store) sync(ctx context.Context) {
 }
 
 // memCopy copies the in-process tuning; s.mu must be held.
-func (s *Store) memCopy() *composer.Tuning {
-	return &composer.Tuning{Overrides: maps.Clone(s.mem.Overrides), Generations: maps.Clone(s.mem.Generations)}
+func (s *Store) memCopy() *Tuning {
+	return &Tuning{Overrides: maps.Clone(s.mem.Overrides), Generations: maps.Clone(s.mem.Generations)}
 }
 
 // failed records that the store could not be reached, logging once per
@@ -250,9 +247,9 @@ func (s *Store) reached() {
 }
 
 // Validate checks a fragment name and the durations of an override.
-func Validate(name string, o composer.Override) error {
-	if !namePattern.MatchString(name) {
-		return fmt.Errorf("%w: fragment name %q must match %s", ErrInvalid, name, namePattern)
+func Validate(name string, o Override) error {
+	if err := protocol.CheckName(name); err != nil {
+		return fmt.Errorf("%w: fragment %w", ErrInvalid, err)
 	}
 	for _, f := range []struct {
 		field string
@@ -278,7 +275,7 @@ func CheckDuration(field string, d *time.Duration) error {
 	return nil
 }
 
-func merge(prev, o composer.Override) composer.Override {
+func merge(prev, o Override) Override {
 	if o.TTL != nil {
 		prev.TTL = o.TTL
 	}

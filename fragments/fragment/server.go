@@ -16,6 +16,8 @@ import (
 	"github.com/a-h/templ"
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // Defaults applied by [New] to zero Config fields.
@@ -79,15 +81,14 @@ type Server struct {
 }
 
 var (
-	nameRE   = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	semverRE = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 )
 
 // New returns a Server for the fragment described by cfg, rendering
 // snippets with snippet. A nil log discards log records.
 func New(cfg Config, log *slog.Logger, snippet SnippetFunc) (*Server, error) {
-	if !nameRE.MatchString(cfg.Name) {
-		return nil, fmt.Errorf("fragment: invalid name %q", cfg.Name)
+	if err := protocol.CheckName(cfg.Name); err != nil {
+		return nil, fmt.Errorf("fragment: name: %w", err)
 	}
 	if !semverRE.MatchString(cfg.Version) {
 		return nil, fmt.Errorf("fragment: %s: version %q is not semver", cfg.Name, cfg.Version)

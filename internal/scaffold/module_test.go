@@ -62,8 +62,9 @@ func scaffoldedModule(t *testing.T) *scaffolded {
 	return &module
 }
 
-// makeModule copies go.mod, go.sum and fragments/fragment (all the
-// scaffolded code imports from this module) into a temporary directory,
+// makeModule copies go.mod, go.sum, fragments/fragment and the
+// internal/protocol it is built on (all the scaffolded code imports from
+// this module) into a temporary directory,
 // scaffolds a fragment there and builds its command.
 func makeModule(m *scaffolded) error {
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
@@ -78,19 +79,20 @@ func makeModule(m *scaffolded) error {
 			return err
 		}
 	}
-	src := filepath.Join(repo, "fragments", "fragment")
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	for _, src := range []string{filepath.Join(repo, "fragments", "fragment"), filepath.Join(repo, "internal", "protocol")} {
+		err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(repo, p)
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(m.dir, rel), 0o755)
+			}
+			return copyFile(p, filepath.Join(m.dir, rel))
+		})
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(repo, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(m.dir, rel), 0o755)
-		}
-		return copyFile(p, filepath.Join(m.dir, rel))
-	})
-	if err != nil {
-		return err
 	}
 	if m.res, err = scaffold.Fragment(scaffold.Options{Name: e2eName, Dir: m.dir, Auth: e2eAuth}); err != nil {
 		return err

@@ -5,17 +5,17 @@ import (
 	"fmt"
 	"go/token"
 	"go/types"
-	"regexp"
 	"strings"
+
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // ErrInvalidName is wrapped by the errors [Fragment] returns for a name it
 // refuses.
 var ErrInvalidName = errors.New("invalid fragment name")
 
-// namePattern is the shape of a fragment name. Dashes may not lead, trail
-// or double, because fragments/fragment refuses such names.
-var namePattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+// namePattern is the shape of a fragment name: the protocol's one grammar.
+var namePattern = protocol.NamePattern
 
 // maxNameLen keeps names, package identifiers and environment variables
 // short enough to type.

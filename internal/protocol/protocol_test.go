@@ -1,0 +1,73 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestAppendMarkerParses(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		params []string
+		ok     bool
+	}{
+		{"weather", []string{"view=mini"}, true},
+		{"headlines", []string{"view=list", "limit=6"}, true},
+		{"headlines", []string{"view"}, false},
+		{"Bad", nil, false},
+		{"x", []string{"k=v-->"}, false},
+	} {
+		b, ok := AppendMarker(nil, tt.name, tt.params...)
+		if ok != tt.ok {
+			t.Fatalf("AppendMarker(%q, %q) ok=%v", tt.name, tt.params, ok)
+		}
+		if !ok {
+			if len(b) != 0 {
+				t.Fatalf("a refused marker appended %q", b)
+			}
+			continue
+		}
+		parts, err := ParseMarkers(b)
+		if err != nil || len(parts) != 1 || parts[0].Marker == nil || parts[0].Marker.Name != tt.name || len(parts[0].Marker.Params) != len(tt.params) {
+			t.Fatalf("%q parsed as %+v, %v", b, parts, err)
+		}
+	}
+}
+
+// FuzzParseMarkers: parsing never panics, keeps every byte that is not a
+// marker, and what it parses writes back to a marker that parses the same.
+func FuzzParseMarkers(f *testing.F) {
+	f.Add([]byte(`<p>a<!--@slot:weather view=mini-->b</p>`))
+	f.Add([]byte(`<!--@slot:`))
+	f.Add([]byte(`<!--@slot:a k=v--><!--@slot:b-->`))
+	f.Add(bytes.Repeat([]byte(`<!--@slot:c-->`), 100))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		parts, err := ParseMarkers(in)
+		if err != nil {
+			if !errors.Is(err, ErrBadMarker) {
+				t.Fatalf("error %v is not ErrBadMarker", err)
+			}
+			return
+		}
+		var out []byte
+		for _, p := range parts {
+			if p.Marker == nil {
+				out = append(out, p.Static...)
+				continue
+			}
+			params := make([]string, len(p.Marker.Params))
+			for i, kv := range p.Marker.Params {
+				params[i] = kv.Key + "=" + kv.Value
+			}
+			var ok bool
+			if out, ok = AppendMarker(out, p.Marker.Name, params...); !ok {
+				t.Fatalf("parsed marker %+v does not write back", p.Marker)
+			}
+		}
+		again, err := ParseMarkers(out)
+		if err != nil || len(again) != len(parts) {
+			t.Fatalf("written back %q parses to %d parts (%v), want %d", out, len(again), err, len(parts))
+		}
+	})
+}
