@@ -38,10 +38,19 @@ type Settings interface {
 	Purge(ctx context.Context, name string) (uint64, error)
 }
 
+// Composer is what the admin API and dashboard read of a composer: the
+// config in force, the run-time tuning and each fragment's counts. It must
+// be safe for concurrent use; *composer.Composer is one.
+type Composer interface {
+	Site() *composer.Site
+	Tuning() *composer.Tuning
+	Stats(name string) composer.FragmentStats
+}
+
 // Options configure the API.
 type Options struct {
 	// Composer is the composer whose fragments are shown; required.
-	Composer *composer.Composer
+	Composer Composer
 	// Settings receives changes; required. Use the store the composer
 	// watches (settings.Store.Watch with Composer.SetTuning).
 	Settings Settings
@@ -71,7 +80,7 @@ type Options struct {
 }
 
 type api struct {
-	comp      *composer.Composer
+	comp      Composer
 	settings  Settings
 	tokenHash []byte // nil: no token
 	timeout   time.Duration
@@ -412,3 +421,5 @@ func durAttr(d *time.Duration) string {
 }
 
 var _ Settings = (*settings.Store)(nil)
+
+var _ Composer = (*composer.Composer)(nil)

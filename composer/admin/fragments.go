@@ -43,7 +43,7 @@ type Fragment struct {
 }
 
 // Fragments returns every fragment of c's site, by name.
-func Fragments(c *composer.Composer) []Fragment {
+func Fragments(c Composer) []Fragment {
 	site, tun := c.Site(), c.Tuning()
 	rows := make([]Fragment, 0, len(site.Fragments))
 	for _, f := range site.Fragments {
@@ -54,7 +54,7 @@ func Fragments(c *composer.Composer) []Fragment {
 }
 
 // FragmentByName returns one fragment of c's site.
-func FragmentByName(c *composer.Composer, name string) (Fragment, bool) {
+func FragmentByName(c Composer, name string) (Fragment, bool) {
 	site := c.Site()
 	f, ok := site.Fragments[name]
 	if !ok {
@@ -63,7 +63,7 @@ func FragmentByName(c *composer.Composer, name string) (Fragment, bool) {
 	return row(c, site, c.Tuning(), f), true
 }
 
-func row(c *composer.Composer, site *composer.Site, tun *composer.Tuning, f *composer.Fragment) Fragment {
+func row(c Composer, site *composer.Site, tun *composer.Tuning, f *composer.Fragment) Fragment {
 	o := tun.Overrides[f.Name]
 	st := c.Stats(f.Name)
 	r := Fragment{

@@ -37,7 +37,7 @@ const CSRFField = "csrf"
 // Options configure the dashboard.
 type Options struct {
 	// Composer is the composer shown; required.
-	Composer *composer.Composer
+	Composer admin.Composer
 	// Settings receives changes made through the forms without script;
 	// required. The forms with script go through the admin API.
 	Settings admin.Settings

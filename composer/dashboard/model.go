@@ -114,7 +114,7 @@ type Slot struct {
 
 // source is what a snapshot is built from: a composer, or a fake in tests.
 type source struct {
-	comp  *composer.Composer
+	comp  admin.Composer
 	stats func(name string) composer.FragmentStats
 	now   func() time.Time
 }
