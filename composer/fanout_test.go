@@ -487,3 +487,85 @@ func TestReloadReleasesFragmentResources(t *testing.T) {
 func writeFile(dir, name, s string) error {
 	return os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644)
 }
+
+type recordingObserver struct {
+	mu    sync.Mutex
+	slots []SlotEvent
+	page  PageEvent
+}
+
+func (o *recordingObserver) ObservePage(e PageEvent) { o.mu.Lock(); o.page = e; o.mu.Unlock() }
+func (o *recordingObserver) ObserveSlot(e SlotEvent) {
+	o.mu.Lock()
+	o.slots = append(o.slots, e)
+	o.mu.Unlock()
+}
+
+// TestNestedSlotsShareTheFanOutBoundAndAreObserved: slots nested in an
+// answer count against the page's fan-out bound, and each is reported
+// with the span of the slot it is nested in as parent.
+func TestNestedSlotsShareTheFanOutBoundAndAreObserved(t *testing.T) {
+	dir := t.TempDir()
+	src := `
+fragments:
+  a: {url: "http://127.0.0.1:1/a", nest: [b], timeout: 5s}
+  b: {url: "http://127.0.0.1:1/b", params: {n: []}, timeout: 5s}
+pages:
+  - {path: /, title: T, layout: page.html, stream: never}
+`
+	if err := writeFile(dir, "page.html", `<main><!--@slot:a--></main>`); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := cfg.Compile("t.yaml", []byte(src), dir, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inFlight, most atomic.Int64
+	ff := &fakeFetcher{fn: func(_ context.Context, req *fetchRequest) (*answer, error) {
+		if strings.HasSuffix(req.url, "/a") {
+			return &answer{body: []byte(`<a><!--@slot:b n=1--><!--@slot:b n=2--><!--@slot:b n=3--><!--@slot:b n=4--></a>`), shareable: true}, nil
+		}
+		n := inFlight.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // hold the fetch so others overlap if allowed
+		inFlight.Add(-1)
+		return &answer{body: []byte("<b>" + req.url[len(req.url)-1:] + "</b>"), shareable: true}, nil
+	}}
+	obs := &recordingObserver{}
+	c, err := New(Options{Site: site, Cache: &fakeCache{}, FanOut: 2, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.fetcher = ff
+	t.Cleanup(func() { _ = c.Close() })
+	body := serveOnce(t, c, "/")
+	if !strings.Contains(body, "<a><b>1</b><b>2</b><b>3</b><b>4</b></a>") {
+		t.Fatalf("page %s", body)
+	}
+	if m := most.Load(); m > 2 {
+		t.Fatalf("%d nested fetches at once, want at most the page's bound of 2", m)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.slots) != 5 {
+		t.Fatalf("%d slot events, want 5 (a and the four nested in it)", len(obs.slots))
+	}
+	top := obs.slots[0]
+	if top.Slot != "a" || top.ParentID != obs.page.SpanID {
+		t.Fatalf("top slot event %+v under page span %s", top, obs.page.SpanID)
+	}
+	for _, ev := range obs.slots[1:] {
+		if ev.Slot != "a.b" || ev.ParentID != top.SpanID || ev.SpanID == "" || ev.Result != "miss" {
+			t.Fatalf("nested slot event %+v, want a.b under span %s", ev, top.SpanID)
+		}
+	}
+}
