@@ -143,7 +143,7 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		}
 		c.rdb = rdb
 		rc := rediscache.New(rdb, rediscache.Options{})
-		cache, ready = rc, rc.Ping
+		cache, ready = rc, rc.Check
 		if site.NearCache > 0 {
 			cache = tiered.New(mem, rc, site.NearCache)
 		}
