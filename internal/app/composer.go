@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -73,6 +74,7 @@ type Composer struct {
 	err      error
 	wwait    func()
 	log      *slog.Logger
+	draining atomic.Bool
 }
 
 // LoadSite reads, checks and compiles a composer config.
@@ -195,7 +197,7 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		return nil, err
 	}
 	h := composer.Handler(composer.ServerOptions{Composer: comp, Static: web.Static, Metrics: set, Ready: ready, Admin: adminH, Logger: log})
-	c.srv = composer.NewServer(h, log)
+	c.srv = composer.NewServer(c.drainable(h), log)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("composer: listen: %w", err)
