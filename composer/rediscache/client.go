@@ -60,8 +60,9 @@ func ClientOptions(rawURL string) (*redis.UniversalOptions, error) {
 	}
 	o.Protocol = 2
 	o.DialTimeout = 200 * time.Millisecond
-	o.ReadTimeout = 100 * time.Millisecond
-	o.WriteTimeout = 100 * time.Millisecond
+	// Above DefaultMaxTimeout: each call's context is the real bound.
+	o.ReadTimeout = 300 * time.Millisecond
+	o.WriteTimeout = 300 * time.Millisecond
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = 1
 	o.MinRetryBackoff = 2 * time.Millisecond

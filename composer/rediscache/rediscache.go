@@ -20,14 +20,22 @@ import (
 
 // Options configure a Cache.
 type Options struct {
-	// Timeout bounds each Redis call (default 50ms).
+	// Timeout is the least bound of each Redis call (default 50ms): the
+	// bound when Redis is fast, and when it does not answer at all.
 	Timeout time.Duration
+	// MaxTimeout is the most the bound grows to while Redis answers, but
+	// slowly, as on a saturated host (default 250ms; see adaptive.go).
+	MaxTimeout time.Duration
 }
+
+// DefaultMaxTimeout is Options.MaxTimeout's default; the client's read and
+// write timeouts (ClientOptions) are above it.
+const DefaultMaxTimeout = 250 * time.Millisecond
 
 // Cache is a composer.Cache in Redis. It is safe for concurrent use.
 type Cache struct {
-	rdb     redis.UniversalClient
-	timeout time.Duration
+	rdb   redis.UniversalClient
+	adapt *adaptive
 }
 
 // New wraps a client. The caller keeps ownership of rdb.
@@ -35,7 +43,10 @@ func New(rdb redis.UniversalClient, opts Options) *Cache {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 50 * time.Millisecond
 	}
-	return &Cache{rdb: rdb, timeout: opts.Timeout}
+	if opts.MaxTimeout <= 0 {
+		opts.MaxTimeout = max(DefaultMaxTimeout, opts.Timeout)
+	}
+	return &Cache{rdb: rdb, adapt: newAdaptive(opts.Timeout, opts.MaxTimeout)}
 }
 
 // GetMulti implements composer.Cache with one pipelined round trip (per
@@ -44,33 +55,40 @@ func New(rdb redis.UniversalClient, opts Options) *Cache {
 // and the failed keys count as misses; the error then says how many keys
 // were lost and why.
 func (c *Cache) GetMulti(ctx context.Context, keys []string) ([]*composer.Entry, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	cmds := make([]*redis.StringCmd, len(keys))
-	if cc, ok := c.rdb.(*redis.ClusterClient); ok {
-		c.getCluster(ctx, cc, keys, cmds)
-	} else {
-		// The pipeline's own error is the first command's error; each
-		// command carries its own, read below.
-		_, _ = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, k := range keys {
-				cmds[i] = p.Get(ctx, k)
-			}
-			return nil
-		})
-	}
-	out := make([]*composer.Entry, len(keys))
 	failed := 0
 	var firstErr error
-	for i, cmd := range cmds {
-		b, err := cmd.Bytes()
-		if err != nil {
-			if !errors.Is(err, redis.Nil) {
+	_ = c.bounded(ctx, func(ctx context.Context) error {
+		if cc, ok := c.rdb.(*redis.ClusterClient); ok {
+			c.getCluster(ctx, cc, keys, cmds)
+		} else {
+			// The pipeline's own error is the first command's error; each
+			// command carries its own, read below.
+			_, _ = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range keys {
+					cmds[i] = p.Get(ctx, k)
+				}
+				return nil
+			})
+		}
+		for _, cmd := range cmds {
+			if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
 				failed++
 				if firstErr == nil {
 					firstErr = err
 				}
 			}
+		}
+		// A lookup that lost every key is what the bound learns from.
+		if failed == len(keys) {
+			return firstErr
+		}
+		return nil
+	})
+	out := make([]*composer.Entry, len(keys))
+	for i, cmd := range cmds {
+		b, err := cmd.Bytes()
+		if err != nil {
 			continue
 		}
 		if e, err := composer.DecodeEntry(b); err == nil {
@@ -132,12 +150,12 @@ func (c *Cache) getCluster(ctx context.Context, cc *redis.ClusterClient, keys []
 
 // Set implements composer.Cache.
 func (c *Cache) Set(ctx context.Context, key string, e *composer.Entry, keep time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	if keep <= 0 {
 		return nil
 	}
-	if err := c.rdb.Set(ctx, key, composer.AppendEntry(nil, e), keep).Err(); err != nil {
+	if err := c.bounded(ctx, func(ctx context.Context) error {
+		return c.rdb.Set(ctx, key, composer.AppendEntry(nil, e), keep).Err()
+	}); err != nil {
 		return fmt.Errorf("rediscache: set: %w", err)
 	}
 	return nil
@@ -145,9 +163,12 @@ func (c *Cache) Set(ctx context.Context, key string, e *composer.Entry, keep tim
 
 // TryLock implements composer.Cache with SET NX PX.
 func (c *Cache) TryLock(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	ok, err := c.rdb.SetNX(ctx, "lock:"+key, 1, ttl).Result()
+	var ok bool
+	err := c.bounded(ctx, func(ctx context.Context) error {
+		var err error
+		ok, err = c.rdb.SetNX(ctx, "lock:"+key, 1, ttl).Result()
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("rediscache: lock: %w", err)
 	}
@@ -156,9 +177,67 @@ func (c *Cache) TryLock(ctx context.Context, key string, ttl time.Duration) (boo
 
 // Ping reports whether Redis answers.
 func (c *Cache) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	return c.rdb.Ping(ctx).Err()
+	return c.bounded(ctx, func(ctx context.Context) error { return c.rdb.Ping(ctx).Err() })
+}
+
+// Warm opens n connections (to every master, on a cluster) before the
+// first pages, so that the first burst after a start does not wait on
+// dials and time out; the pool keeps them idle. The round trips also seed
+// the adaptive lookup bound. ctx bounds the whole warm-up.
+func (c *Cache) Warm(ctx context.Context, n int) error {
+	ping := func(ctx context.Context, cl *redis.Client) error {
+		// Each goroutine holds its connection until all have pinged, so
+		// that n distinct connections are dialled, then hands it back to
+		// the pool.
+		var wg sync.WaitGroup
+		wg.Add(n)
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				done := sync.OnceFunc(wg.Done)
+				defer func() {
+					if p := recover(); p != nil {
+						done()
+						errs <- fmt.Errorf("rediscache: warm-up panic: %v", p)
+					}
+				}()
+				conn := cl.Conn()
+				defer conn.Close()
+				start := c.adapt.now()
+				err := conn.Ping(ctx).Err()
+				if err == nil {
+					c.adapt.observe(c.adapt.now().Sub(start), 0, nil)
+				}
+				done()
+				wg.Wait()
+				errs <- err
+			}()
+		}
+		var first error
+		for range n {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	var err error
+	if cc, ok := c.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			if err := ping(ctx, node); err != nil {
+				return fmt.Errorf("%s: %w", node.Options().Addr, err)
+			}
+			return nil
+		})
+	} else if cl, ok := c.rdb.(*redis.Client); ok {
+		err = ping(ctx, cl)
+	} else {
+		err = c.rdb.Ping(ctx).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("rediscache: warm up %d connections: %w", n, err)
+	}
+	return nil
 }
 
 // Check reports whether the cache works, for readiness. Standalone and

@@ -33,6 +33,10 @@ import (
 // EnvAdminToken holds the bearer token of the admin API and dashboard.
 const EnvAdminToken = "TESSERA_ADMIN_TOKEN"
 
+// WarmConns is how many Redis connections (per master) a composer opens
+// before it listens.
+const WarmConns = 16
+
 // ComposerOptions configure a composer process.
 type ComposerOptions struct {
 	// ConfigPath is the YAML config; empty means the built-in site.
@@ -149,8 +153,10 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		if site.NearCache > 0 {
 			cache = tiered.New(mem, rc, site.NearCache)
 		}
-		pctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		if err := rc.Ping(pctx); err != nil {
+		// Dial the pool before the first pages, so that the first burst
+		// after a start does not time out waiting on connections.
+		pctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		if err := rc.Warm(pctx, WarmConns); err != nil {
 			log.Warn("redis unreachable at start; serving without the shared cache until it answers", "err", err)
 		}
 		cancel()
