@@ -114,6 +114,20 @@ func cacheErrorCount(url string) (int, bool) {
 	return n, true
 }
 
+type errSample = struct {
+	at     time.Time
+	errors []int
+}
+
+func errorsAt(samples []errSample, at time.Time, i int) int {
+	for _, s := range samples {
+		if !s.at.Before(at) {
+			return s.errors[i]
+		}
+	}
+	return 0
+}
+
 func ttlSource(url, fragment string) string {
 	c := &http.Client{Timeout: 2 * time.Second}
 	_, body, err := fetch(c, url+"/_tessera/api/fragments")
@@ -217,10 +231,7 @@ func TestScaleOut(t *testing.T) {
 
 	// The two composers that stay: readiness and cache errors, sampled.
 	stayers := []*composerProc{comps[0], comps[1]}
-	type sample struct {
-		at     time.Time
-		errors []int
-	}
+	type sample = errSample
 	var samplesMu sync.Mutex
 	var samples []sample
 	var notReady atomic.Value
@@ -307,25 +318,42 @@ func TestScaleOut(t *testing.T) {
 	if v := notReady.Load(); v != nil {
 		t.Errorf("a composer that was not restarted went unready: %v", v)
 	}
-	// The last cache error of each staying composer, relative to the
-	// promotion.
+	// When each staying composer used the cache again: the first moment
+	// after the promotion from which a whole second passes without a cache
+	// error (while pages flow, the failed-over keys are read at least once
+	// a second, past the 1 s near cache). Later lone errors (a lookup
+	// timing out on a busy machine) do not move it; a stale slot map would
+	// go on failing several times a second.
 	samplesMu.Lock()
 	defer samplesMu.Unlock()
 	for i, c := range stayers {
-		var last time.Time
-		for j := 1; j < len(samples); j++ {
-			if samples[j].errors[i] > samples[j-1].errors[i] {
-				last = samples[j].at
+		recovered := time.Time{}
+		for j := range samples {
+			if samples[j].at.Before(promoted) {
+				continue
+			}
+			quiet, covered := true, false
+			for k := j + 1; k < len(samples) && samples[k].at.Sub(samples[j].at) <= time.Second; k++ {
+				covered = samples[k].at.Sub(samples[j].at) >= 900*time.Millisecond
+				if samples[k].errors[i] != samples[j].errors[i] {
+					quiet = false
+					break
+				}
+			}
+			if quiet && covered {
+				recovered = samples[j].at
+				break
 			}
 		}
-		if last.IsZero() {
-			t.Logf("%s: no cache error at all", c.addr)
+		if recovered.IsZero() {
+			t.Errorf("%s: the cache errors never stopped for a second after the promotion", c.addr)
 			continue
 		}
-		d := last.Sub(promoted)
-		t.Logf("%s: last cache error %v after the promotion", c.addr, d.Round(time.Millisecond))
+		d := recovered.Sub(promoted)
+		after := samples[len(samples)-1].errors[i] - errorsAt(samples, recovered, i)
+		t.Logf("%s: cache used again %v after the promotion (%d cache errors after that)", c.addr, d.Round(time.Millisecond), after)
 		// Sampled every 100 ms: allow one sample period beyond 2 s.
-		if d > 2*time.Second+200*time.Millisecond {
+		if d > 2*time.Second+100*time.Millisecond {
 			t.Errorf("%s: cache errors went on %v after the promotion, want the cache used again within 2 s", c.addr, d.Round(time.Millisecond))
 		}
 	}
