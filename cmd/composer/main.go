@@ -46,6 +46,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	app.RouteRedisLogs(log)
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
