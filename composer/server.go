@@ -3,6 +3,7 @@ package composer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -140,7 +141,9 @@ func serveReady(rc *fasthttp.RequestCtx, ready func(context.Context) error) {
 	defer cancel()
 	if err := ready(ctx); err != nil {
 		// Pages are still served, fetched directly: degraded, not down.
-		rc.SetBodyString(`{"status":"degraded","cache":"redis","reason":"redis unreachable"}` + "\n")
+		// The reason names the part of the cache that failed.
+		reason, _ := json.Marshal(err.Error())
+		rc.SetBodyString(`{"status":"degraded","cache":"redis","reason":` + string(reason) + "}\n")
 		return
 	}
 	rc.SetBodyString(`{"status":"ok","cache":"redis"}` + "\n")

@@ -31,6 +31,11 @@ func run(args []string) error {
 	format := fs.String("log-format", app.Getenv(os.Getenv, "TESSERA_LOG_FORMAT", "json"), "json or text (env TESSERA_LOG_FORMAT)")
 	access := fs.Bool("access-log", app.Getenv(os.Getenv, "TESSERA_ACCESS_LOG", "0") == "1", "one info line per page (env TESSERA_ACCESS_LOG=1)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
+	defDrain, err := app.DrainPeriod(os.Getenv)
+	if err != nil {
+		return err
+	}
+	drain := fs.Duration("drain", defDrain, "on SIGTERM, keep serving this long with /readyz at 503 before stopping (env TESSERA_DRAIN)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -41,6 +46,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	app.RouteRedisLogs(log)
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -60,7 +66,12 @@ func run(args []string) error {
 	}
 	select {
 	case <-ctx.Done():
+		// A second signal ends the drain at once.
+		stop()
+		dctx, dstop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer dstop()
 		log.Info("shutting down")
+		return c.Drain(dctx, *drain)
 	case <-waitChan(c.Wait):
 	}
 	return c.Close()

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/tessera-dev/tessera/internal/app"
 	"github.com/tessera-dev/tessera/internal/cli"
@@ -77,6 +78,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	level := fs.String("log-level", app.Getenv(getenv, "TESSERA_LOG_LEVEL", "info"), "debug, info, warn or error (env TESSERA_LOG_LEVEL)")
 	format := fs.String("log-format", app.Getenv(getenv, "TESSERA_LOG_FORMAT", "text"), "text or json (env TESSERA_LOG_FORMAT)")
 	access := fs.Bool("access-log", app.Getenv(getenv, "TESSERA_ACCESS_LOG", "0") == "1", "one info line per page (env TESSERA_ACCESS_LOG=1)")
+	// One process is rarely behind a balancer: no drain unless asked.
+	defDrain := time.Duration(0)
+	if getenv(app.EnvDrain) != "" {
+		d, err := app.DrainPeriod(getenv)
+		if err != nil {
+			return err
+		}
+		defDrain = d
+	}
+	drain := fs.Duration("drain", defDrain, "on SIGTERM, keep serving this long with /readyz at 503 before stopping (env TESSERA_DRAIN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,6 +95,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	app.RouteRedisLogs(log)
 	secrets := app.DevSecrets(getenv)
 	if len(secrets.Generated) > 0 {
 		log.Info("made up secrets for this run; set them to fix them", "vars", strings.Join(secrets.Generated, ","))
@@ -102,7 +114,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fmt.Fprintf(stdout, "Tessera is up: http://%s/\n", site.Composer.DisplayAddr())
 	<-ctx.Done()
 	log.Info("shutting down")
-	return site.Close()
+	return site.Drain(context.Background(), *drain)
 }
 
 func command(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

@@ -45,8 +45,10 @@ func (c *Cache) GetMulti(ctx context.Context, keys []string) ([]*composer.Entry,
 	for j, i := range missing {
 		farKeys[j] = keys[i]
 	}
+	// A shared cache that failed for some keys still answers for the
+	// others (a cluster with one node down): keep those.
 	got, err := c.far.GetMulti(ctx, farKeys)
-	if err != nil {
+	if len(got) != len(farKeys) {
 		return out, err
 	}
 	for j, i := range missing {
@@ -55,7 +57,7 @@ func (c *Cache) GetMulti(ctx context.Context, keys []string) ([]*composer.Entry,
 			_ = c.near.Set(ctx, keys[i], e, c.nearTTL)
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // Set implements composer.Cache: both levels.

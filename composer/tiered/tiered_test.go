@@ -2,6 +2,7 @@ package tiered_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -66,5 +67,31 @@ func TestNearCacheInFrontOfRedis(t *testing.T) {
 	}
 	if g, _ := far.GetMulti(ctx, []string{"w"}); g[0] == nil {
 		t.Error("write not in Redis")
+	}
+}
+
+// partialFar answers for some keys and fails for the rest, as a cluster
+// with one node down does.
+type partialFar struct{ composer.Cache }
+
+func (partialFar) GetMulti(_ context.Context, keys []string) ([]*composer.Entry, error) {
+	out := make([]*composer.Entry, len(keys))
+	out[0] = &composer.Entry{Body: []byte("live"), Stored: time.Now(), MaxAge: time.Hour}
+	return out, errors.New("1 of 2 keys failed")
+}
+
+func TestSharedCacheAnswersForSomeKeys(t *testing.T) {
+	near, err := memcache.New(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer near.Close()
+	c := tiered.New(near, partialFar{}, time.Minute)
+	got, err := c.GetMulti(context.Background(), []string{"on-live-node", "on-dead-node"})
+	if err == nil {
+		t.Error("GetMulti lost the shared cache's error")
+	}
+	if len(got) != 2 || got[0] == nil || string(got[0].Body) != "live" || got[1] != nil {
+		t.Fatalf("GetMulti = %v, want the live node's entry and a miss", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -31,6 +32,10 @@ import (
 
 // EnvAdminToken holds the bearer token of the admin API and dashboard.
 const EnvAdminToken = "TESSERA_ADMIN_TOKEN"
+
+// WarmConns is how many Redis connections (per master) a composer opens
+// before it listens.
+const WarmConns = 16
 
 // ComposerOptions configure a composer process.
 type ComposerOptions struct {
@@ -73,6 +78,7 @@ type Composer struct {
 	err      error
 	wwait    func()
 	log      *slog.Logger
+	draining atomic.Bool
 }
 
 // LoadSite reads, checks and compiles a composer config.
@@ -143,12 +149,14 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		}
 		c.rdb = rdb
 		rc := rediscache.New(rdb, rediscache.Options{})
-		cache, ready = rc, rc.Ping
+		cache, ready = rc, rc.Check
 		if site.NearCache > 0 {
 			cache = tiered.New(mem, rc, site.NearCache)
 		}
-		pctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		if err := rc.Ping(pctx); err != nil {
+		// Dial the pool before the first pages, so that the first burst
+		// after a start does not time out waiting on connections.
+		pctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		if err := rc.Warm(pctx, WarmConns); err != nil {
 			log.Warn("redis unreachable at start; serving without the shared cache until it answers", "err", err)
 		}
 		cancel()
@@ -198,7 +206,7 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		return nil, err
 	}
 	h := composer.Handler(composer.ServerOptions{Composer: comp, Static: web.Static, Metrics: set, Ready: ready, Admin: adminH, Logger: log})
-	c.srv = composer.NewServer(h, log)
+	c.srv = composer.NewServer(c.drainable(h), log)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("composer: listen: %w", err)

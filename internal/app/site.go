@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/tessera-dev/tessera/composer"
 )
@@ -72,6 +73,11 @@ func StartSite(o SiteOptions) (*Site, error) {
 	comp = c
 	mu.Unlock()
 	return &Site{Composer: c, Fragments: frags}, nil
+}
+
+// Drain drains the composer (see Composer.Drain), then stops the fragments.
+func (s *Site) Drain(ctx context.Context, d time.Duration) error {
+	return errors.Join(s.Composer.Drain(ctx, d), s.Fragments.Close())
 }
 
 // Close stops the composer, then the fragments.

@@ -28,6 +28,8 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	// extra are arguments added to every start (cluster mode).
+	extra []string
 
 	mu   sync.Mutex
 	proc *process
@@ -44,12 +46,17 @@ type process struct {
 // PING. The process is killed when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, nil)
+}
+
+func start(t testing.TB, extra []string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		unavailable(t, "redis-server not installed: apt-get install redis-server")
 		return nil
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), extra: extra}
 	t.Cleanup(s.stop)
 
 	// Another process can take the free port between the probe and the
@@ -156,7 +163,7 @@ func (s *Server) start() error {
 	}
 	defer logFile.Close()
 
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -164,7 +171,8 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--logfile", "",
-	)
+	}
+	cmd := exec.Command(s.bin, append(args, s.extra...)...)
 	cmd.Dir = s.dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
