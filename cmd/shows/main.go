@@ -15,10 +15,10 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/settings"
 	"github.com/tessera-dev/tessera/fragments/fragment"
 	"github.com/tessera-dev/tessera/fragments/shows"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 )
 
 // Environment variables read by the command.
@@ -52,7 +52,7 @@ func newService(env fragment.Env) (*fragment.Server, error) {
 	if url := env.Getenv("REDIS_URL"); url != "" {
 		// Announce a new show to every composer on this Redis: purging the
 		// shows fragment makes the next page fetch it again.
-		rdb, err := rediscache.NewClient(url)
+		rdb, err := redisconn.NewClient(url)
 		if err != nil {
 			return nil, err
 		}

@@ -19,8 +19,8 @@ import (
 	"github.com/tessera-dev/tessera/composer/admin"
 	"github.com/tessera-dev/tessera/composer/composertest"
 	"github.com/tessera-dev/tessera/composer/memcache"
-	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/settings"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/redistest"
 )
 
@@ -437,7 +437,7 @@ func TestSharedThroughRedis(t *testing.T) {
 	rs := redistest.Start(t)
 	fs := newFragments(t)
 	store := func() *settings.Store {
-		rdb, err := rediscache.NewClient(rs.URL())
+		rdb, err := redisconn.NewClient(rs.URL())
 		if err != nil {
 			t.Fatal(err)
 		}

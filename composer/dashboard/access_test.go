@@ -9,8 +9,8 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/tessera-dev/tessera/composer/admin"
-	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/settings"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/redistest"
 )
 
@@ -59,7 +59,7 @@ func TestSignOutReachesEveryComposer(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
 	store := func() *settings.Store {
-		rdb, err := rediscache.NewClient(rs.URL())
+		rdb, err := redisconn.NewClient(rs.URL())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/rediscache"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/redistest"
 )
 
@@ -67,7 +68,7 @@ func slowProxy(t *testing.T, addr string, delay time.Duration) string {
 func TestSlowRoundTripsStillHit(t *testing.T) {
 	rs := redistest.Start(t)
 	proxy := slowProxy(t, rs.Addr(), 100*time.Millisecond)
-	rdb, err := rediscache.NewClient("redis://" + proxy + "/0")
+	rdb, err := redisconn.NewClient("redis://" + proxy + "/0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestSlowRoundTripsStillHit(t *testing.T) {
 // Warm leaves n connections open in the pool before the first page.
 func TestWarmOpensConnections(t *testing.T) {
 	rs := redistest.Start(t)
-	rdb, err := rediscache.NewClient(rs.URL())
+	rdb, err := redisconn.NewClient(rs.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,13 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/rediscache"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/redistest"
 )
 
 func clusterCache(t *testing.T, rc *redistest.Cluster, timeout time.Duration) (*rediscache.Cache, redis.UniversalClient) {
 	t.Helper()
-	rdb, err := rediscache.NewClient(rc.URL())
+	rdb, err := redisconn.NewClient(rc.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 )
 
 // Options configure a Cache.
@@ -138,7 +139,7 @@ func (c *Cache) getCluster(ctx context.Context, cc *redis.ClusterClient, keys []
 	}
 	wg.Wait()
 	for _, cmd := range cmds {
-		if topologyError(cmd.Err()) {
+		if redisconn.TopologyError(cmd.Err()) {
 			// The slot map may be stale (a master died or moved slots).
 			cc.ReloadState(ctx)
 			return

@@ -20,12 +20,13 @@ import (
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/composertest"
 	"github.com/tessera-dev/tessera/composer/rediscache"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/redistest"
 )
 
 func TestEntryRoundTripThroughRedis(t *testing.T) {
 	rs := redistest.Start(t)
-	rdb, err := rediscache.NewClient(rs.URL())
+	rdb, err := redisconn.NewClient(rs.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func newSite(t testing.TB, fragYAML string) *site {
 func (s *site) startComposer(t testing.TB, redisURL string) string {
 	t.Helper()
 	st := composertest.Site(t, s.yaml, map[string]string{"page.html": "<html><body><!--@slot:a--><!--@slot:b--><!--@slot:c--></body></html>"})
-	rdb, err := rediscache.NewClient(redisURL)
+	rdb, err := redisconn.NewClient(redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func TestBlackholedRedisAddsAtMostItsTimeout(t *testing.T) {
 // BenchmarkGetMulti reads three 3 KB fragments in one round trip.
 func BenchmarkGetMulti(b *testing.B) {
 	rs := redistest.Start(b)
-	rdb, err := rediscache.NewClient(rs.URL())
+	rdb, err := redisconn.NewClient(rs.URL())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -369,7 +370,7 @@ func TestClientOptionsFromOneURL(t *testing.T) {
 		{"redis://n1:6379?addr=n2:6379&addr=n3:6379", []string{"n1:6379", "n2:6379", "n3:6379"}, "", 0},
 	}
 	for _, tt := range tests {
-		o, err := rediscache.ClientOptions(tt.url)
+		o, err := redisconn.ClientOptions(tt.url)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.url, err)
 		}
@@ -382,7 +383,7 @@ func TestClientOptionsFromOneURL(t *testing.T) {
 			t.Errorf("%s: timeouts not applied: read %v, retries %d, context timeouts %v", tt.url, o.ReadTimeout, o.MaxRetries, o.ContextTimeoutEnabled)
 		}
 	}
-	if _, err := rediscache.ClientOptions("http://x"); err == nil {
+	if _, err := redisconn.ClientOptions("http://x"); err == nil {
 		t.Error("an http URL was accepted")
 	}
 }
@@ -409,7 +410,7 @@ func TestThroughSentinel(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 
-	rdb, err := rediscache.NewClient(fmt.Sprintf("redis://127.0.0.1:%d/0?master_name=cache", port))
+	rdb, err := redisconn.NewClient(fmt.Sprintf("redis://127.0.0.1:%d/0?master_name=cache", port))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,15 +10,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tessera-dev/tessera/composer"
-	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/settings"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/redistest"
 )
 
 // newRedisStore opens its own client, as a separate composer would.
 func newRedisStore(t *testing.T, srv *redistest.Server, o settings.Options) *settings.Store {
 	t.Helper()
-	rdb, err := rediscache.NewClient(srv.URL())
+	rdb, err := redisconn.NewClient(srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

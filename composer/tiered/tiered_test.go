@@ -10,12 +10,13 @@ import (
 	"github.com/tessera-dev/tessera/composer/memcache"
 	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/tiered"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/redistest"
 )
 
 func TestNearCacheInFrontOfRedis(t *testing.T) {
 	rs := redistest.Start(t)
-	rdb, err := rediscache.NewClient(rs.URL())
+	rdb, err := redisconn.NewClient(rs.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

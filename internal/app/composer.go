@@ -26,6 +26,7 @@ import (
 	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/settings"
 	"github.com/tessera-dev/tessera/composer/tiered"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/telemetry"
 	"github.com/tessera-dev/tessera/web"
 )
@@ -143,7 +144,7 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 	var cache composer.Cache = mem
 	var ready func(context.Context) error
 	if cfg.RedisURL != "" {
-		rdb, err := rediscache.NewClient(cfg.RedisURL)
+		rdb, err := redisconn.NewClient(cfg.RedisURL)
 		if err != nil {
 			return nil, err
 		}

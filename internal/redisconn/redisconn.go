@@ -1,4 +1,9 @@
-package rediscache
+// Package redisconn turns one REDIS_URL into a go-redis client for a
+// standalone server, Sentinel or Cluster, tuned for a cache that must never
+// hold a page up, with a cluster client that notices a failover within
+// seconds. It is a leaf: a fragment service can use it without linking the
+// composer.
+package redisconn
 
 import (
 	"context"
@@ -114,7 +119,7 @@ func (h *reloadHook) DialHook(next redis.DialHook) redis.DialHook { return next 
 func (h *reloadHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if topologyError(err) {
+		if TopologyError(err) {
 			h.trigger()
 		}
 		return err
@@ -127,12 +132,12 @@ func (h *reloadHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 		if err == nil {
 			return nil
 		}
-		if topologyError(err) {
+		if TopologyError(err) {
 			h.trigger()
 			return err
 		}
 		for _, c := range cmds {
-			if topologyError(c.Err()) {
+			if TopologyError(c.Err()) {
 				h.trigger()
 				break
 			}
@@ -153,7 +158,7 @@ func (h *reloadHook) trigger() {
 // topologyError reports whether err may mean the cluster's slot map
 // changed: anything but a missing key, a cancelled caller, or a plain
 // command error (WRONGTYPE and the like).
-func topologyError(err error) bool {
+func TopologyError(err error) bool {
 	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
 		return false
 	}
