@@ -233,7 +233,15 @@ func TestTwoComposersRefreshStaleKeyOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	time.Sleep(300 * time.Millisecond) // let the background refresh finish
+	// Every page is done; wait for the one background refresh per key.
+	deadline := time.Now().Add(10 * time.Second)
+	for refreshed := false; !refreshed && time.Now().Before(deadline); {
+		refreshed = true
+		for _, c := range s.calls() {
+			refreshed = refreshed && c >= 2
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for i, c := range s.calls() {
 		if c != 2 {
 			t.Errorf("fragment %s fetched %d times, want 2 (first fill + one refresh across both composers)", s.frags[i].Name, c)
