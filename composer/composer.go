@@ -173,7 +173,7 @@ func (c *Composer) ServePage(rc *fasthttp.RequestCtx, path string) bool {
 // panic as an error (a slot's goroutine records it as the slot's error).
 func (c *Composer) goSafe(where string, fn func(), onPanic func(error)) {
 	go func() {
-		defer c.recoverPanic(where, onPanic)
+		defer c.recoverPanic(where, nil, onPanic)
 		fn()
 	}()
 }
@@ -187,21 +187,30 @@ func (c *Composer) background(where string, fn func()) bool {
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
-		defer c.recoverPanic(where, nil)
+		defer c.recoverPanic(where, nil, nil)
 		fn()
 	}()
 	return true
 }
 
 // recoverPanic, deferred, turns a panic into a log line, a count and, when
-// into is set, the error it is given.
-func (c *Composer) recoverPanic(where string, into func(error)) {
+// into is set, the error it is given. what is the slot, fragment or page
+// it happened for (nil when none), named only when there was a panic.
+func (c *Composer) recoverPanic(where string, what any, into func(error)) {
 	p := recover()
 	if p == nil {
 		return
 	}
 	c.m.panics.Inc()
-	c.log.Error("panic recovered", "where", where, "err", fmt.Sprint(p), "stack", string(debug.Stack()))
+	switch w := what.(type) {
+	case *plannedSlot:
+		what = w.name()
+	case *Fragment:
+		what = w.Name
+	case *Page:
+		what = w.Path
+	}
+	c.log.Error("panic recovered", "where", where, "slot", what, "err", fmt.Sprint(p), "stack", string(debug.Stack()))
 	if into != nil {
 		into(fmt.Errorf("%w: %v", ErrPanic, p))
 	}

@@ -55,9 +55,11 @@ type slotResult struct {
 func (c *Composer) startPage(rt *runtime, pl plan) *pageRun {
 	r := &pageRun{c: c, rt: rt, pl: pl, start: c.clock.Now(), sem: make(chan struct{}, c.fanOut)}
 	r.ctx, r.cancel = context.WithTimeout(context.Background(), pl.deadline)
+	runs := make([]slotRun, len(pl.slots))
 	r.top = make([]*slotRun, len(pl.slots))
 	for i := range pl.slots {
-		r.top[i] = &slotRun{ps: &pl.slots[i]}
+		runs[i].ps = &pl.slots[i]
+		r.top[i] = &runs[i]
 	}
 	return r
 }
@@ -127,7 +129,7 @@ func (r *pageRun) goSlot(sr *slotRun) {
 // nested in it, then marks it done. A panic degrades this slot alone.
 func (r *pageRun) runSlot(sr *slotRun) {
 	defer close(sr.done)
-	defer r.c.recoverPanic("slot "+sr.ps.name(), func(err error) { r.degrade(sr, err) })
+	defer r.c.recoverPanic("slot", sr.ps, func(err error) { r.degrade(sr, err) })
 	if !sr.ready {
 		r.resolve(sr)
 	}
@@ -192,19 +194,22 @@ func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout <-chan ti
 	var ran atomic.Bool
 	fetch := func() (v any, err error) {
 		ran.Store(true)
-		defer c.recoverPanic("fetch "+f.Name, func(e error) { v, err = nil, e })
+		defer c.recoverPanic("fetch", f, func(e error) { v, err = nil, e })
 		if e := c.recentEntry(ps.key); e != nil && c.freshness(f, e).state(e, c.clock.Now()) == stateFresh {
 			return &answer{body: e.Body, version: e.Version, shareable: true}, nil
 		}
 		return c.fetchAndStore(fr, ps)
 	}
-	var ch <-chan singleflight.Result
-	if c.freshness(f, nil).ttl > 0 || !f.TTLSet {
-		ch = c.flight.DoChan(ps.flight, fetch)
-	} else {
-		// A fragment configured not to be cached is fetched per page.
-		ch = c.fetchAsync(fetch)
+	if c.freshness(f, nil).ttl <= 0 && f.TTLSet {
+		// A fragment configured not to be cached is fetched per page, on
+		// this goroutine: the call is bounded by the fragment's timeout.
+		v, err := fetch()
+		if err != nil {
+			return nil, err
+		}
+		return v.(*answer), nil
 	}
+	ch := c.flight.DoChan(ps.flight, fetch)
 	for {
 		select {
 		case res := <-ch:
@@ -320,7 +325,7 @@ func (c *Composer) scheduleRefresh(fr *fragRuntime, ps *plannedSlot) {
 		ok := c.tryRefreshLock(ps.key, lockFor)
 		if ok {
 			res := <-c.flight.DoChan(ps.flight, func() (v any, err error) {
-				defer c.recoverPanic("refresh "+fr.f.Name, func(e error) { v, err = nil, e })
+				defer c.recoverPanic("refresh", fr.f, func(e error) { v, err = nil, e })
 				return c.fetchAndStore(fr, ps)
 			})
 			_ = res

@@ -95,7 +95,7 @@ func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
 	if !ok {
 		return nil, fmt.Errorf("slot %q names no declared fragment", m.Name)
 	}
-	s := &Slot{Fragment: f, Primary: f.Primary}
+	s := &Slot{Fragment: f, Primary: f.Primary, chain: []string{f.Name}}
 	q := url.Values{}
 	for _, p := range m.Params {
 		if p.Key == "primary" {

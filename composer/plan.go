@@ -69,7 +69,10 @@ func planSlot(s *Slot, req request, t *Tuning, parent []string, parentSpan strin
 		req:        fetchRequest{url: buildURL(f.URL, q)},
 		spanID:     newID(8),
 		parentSpan: parentSpan,
-		chain:      append(parent[:len(parent):len(parent)], f.Name),
+		chain:      s.chain,
+	}
+	if parent != nil {
+		ps.chain = append(parent[:len(parent):len(parent)], f.Name)
 	}
 	ps.req.headers = make([][2]string, 0, 2+len(f.ForwardHeaders))
 	ps.req.headers = append(ps.req.headers, [2]string{protocol.HeaderRequestID, req.ids.requestID}, [2]string{protocol.HeaderTraceparent, req.ids.traceparent(ps.spanID)})

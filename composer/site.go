@@ -204,6 +204,8 @@ type Slot struct {
 	// params is the slot's own query (from the marker), already encoded.
 	params string
 	index  int
+	// chain is the slot's path of fragment names when it is a page's own.
+	chain []string
 }
 
 type pagePart struct {

@@ -95,7 +95,7 @@ func (r *pageRun) writeWhole(rc *fasthttp.RequestCtx) {
 // fasthttp runs it on a goroutine of its own after the handler returned: it
 // must not touch the RequestCtx, and a panic in it ends only this page.
 func (r *pageRun) stream(w *bufio.Writer) {
-	defer r.c.recoverPanic("stream "+r.pl.page.Path, nil)
+	defer r.c.recoverPanic("stream", r.pl.page, nil)
 	defer r.finish(fasthttp.StatusOK)
 	for _, part := range r.pl.page.parts {
 		if part.slot == nil {
