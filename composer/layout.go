@@ -168,6 +168,12 @@ func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
 			s.Primary = p.Value == "true"
 			continue
 		}
+		if ok, err := s.deliveryParam(p); ok {
+			if err != nil {
+				return nil, fmt.Errorf("slot %q: %w", m.Name, err)
+			}
+			continue
+		}
 		if containsString(f.Vary, p.Key) {
 			return nil, fmt.Errorf("slot %q sets %q, which is a request input of that fragment", m.Name, p.Key)
 		}

@@ -23,6 +23,9 @@ type Site struct {
 	// patterns are the pages whose path has {name} segments, in config
 	// order; they are tried after the exact paths.
 	patterns []*Page
+	// crawlers are lowercase User-Agent substrings of clients served every
+	// slot in document order.
+	crawlers [][]byte
 }
 
 // route finds the page for a request path, and the values of its {name}
@@ -176,6 +179,8 @@ type Page struct {
 	slots      []*Slot
 	hasPrimary bool
 	stream     streamMode
+	// order is the page's default delivery of its slots when it streams.
+	order order
 	// segments are set when the path has {name} parameters.
 	segments []segment
 }
@@ -204,6 +209,11 @@ type Slot struct {
 	// params is the slot's own query (from the marker), already encoded.
 	params string
 	index  int
+	// order and reserve come from the marker's order= and reserve=:
+	// how the slot is delivered on a streamed page, and the min-height
+	// its placeholder keeps.
+	order   order
+	reserve string
 }
 
 type pagePart struct {
