@@ -151,6 +151,7 @@ func compilePage(pc PageConfig, html []byte, frags map[string]*Fragment) (*Page,
 	if len(p.slots) == 0 {
 		return nil, fmt.Errorf("layout %q has no <!--@slot:NAME--> markers", pc.Layout)
 	}
+	p.compressParts()
 	return p, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/tessera-dev/tessera/composer/zparts"
 )
 
 // Site is a compiled, validated configuration: what the composer serves.
@@ -181,6 +183,11 @@ type Page struct {
 	stream     streamMode
 	// order is the page's default delivery of its slots when it streams.
 	order order
+	// tailCut is where an out-of-order page's patches go in its last
+	// static part (before </body>), and tail that part's two sides
+	// compressed.
+	tailCut int
+	tail    [2]*zparts.Block
 	// segments are set when the path has {name} parameters.
 	segments []segment
 }
@@ -219,4 +226,6 @@ type Slot struct {
 type pagePart struct {
 	static []byte
 	slot   *Slot
+	// block is static compressed once, when the config is loaded.
+	block *zparts.Block
 }

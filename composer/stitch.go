@@ -64,7 +64,11 @@ func (r *pageRun) stitch(rc *fasthttp.RequestCtx, whole bool) {
 			return
 		}
 	}
-	enc := zparts.Identity
+	enc := zparts.Negotiate(rc.Request.Header.Peek(fasthttp.HeaderAcceptEncoding))
+	rc.Response.Header.Set(fasthttp.HeaderVary, fasthttp.HeaderAcceptEncoding)
+	if enc != zparts.Identity {
+		rc.Response.Header.Set(fasthttp.HeaderContentEncoding, enc.String())
+	}
 	if !whole {
 		arrival := !r.rt.site.isCrawler(rc.UserAgent())
 		rc.SetBodyStreamWriter(func(w *bufio.Writer) { r.stream(w, enc, arrival) })
@@ -90,7 +94,7 @@ func (r *pageRun) writeWhole(rc *fasthttp.RequestCtx, enc zparts.Encoding) {
 	defer out.release()
 	for _, part := range r.pl.page.parts {
 		if part.slot == nil {
-			out.static(part.static)
+			out.static(part.static, part.block)
 			continue
 		}
 		out.slot(&r.top[part.slot.index].res)
@@ -116,16 +120,15 @@ func (r *pageRun) stream(w *bufio.Writer, enc zparts.Encoding, arrival bool) {
 	for i, part := range page.parts {
 		if part.slot == nil {
 			if i == len(page.parts)-1 && len(late) > 0 {
-				cut := bodyClose(part.static)
-				out.static(part.static[:cut])
+				out.static(part.static[:page.tailCut], page.tail[0])
 				if !r.patch(out, late) {
 					return
 				}
 				late = nil
-				out.static(part.static[cut:])
+				out.static(part.static[page.tailCut:], page.tail[1])
 				continue
 			}
-			out.static(part.static)
+			out.static(part.static, part.block)
 			continue
 		}
 		sr := r.top[part.slot.index]
@@ -262,26 +265,26 @@ func (o *pageOut) piece(p []byte) {
 	}
 }
 
-func (o *pageOut) static(p []byte) {
-	if o.err == nil && len(p) > 0 {
-		_, o.err = o.zw.Write(p)
+// static writes a part from its block b when b has the form the page is
+// written in, else p as it is.
+func (o *pageOut) static(p []byte, b *zparts.Block) {
+	if o.err != nil || len(p) == 0 {
+		return
 	}
+	if b != nil && b.Has(o.zw.Encoding()) {
+		o.err = o.zw.WriteBlock(b)
+		return
+	}
+	_, o.err = o.zw.Write(p)
 }
 
-func (o *pageOut) slot(res *slotResult) {
-	if o.err == nil {
-		_, o.err = o.zw.Write(res.body)
-	}
-}
+func (o *pageOut) slot(res *slotResult) { o.static(res.body, res.block) }
 
 // flush sends everything so far to the client; it reports false once a
 // write failed.
 func (o *pageOut) flush() bool {
 	if o.err == nil {
-		o.err = o.zw.Flush()
-	}
-	if o.err == nil && o.bw != nil {
-		o.err = o.bw.Flush()
+		o.err = o.zw.Sync() // flushes bw too
 	}
 	return o.err == nil
 }
@@ -300,5 +303,23 @@ func (o *pageOut) close() {
 	}
 	if o.err == nil && o.bw != nil {
 		o.err = o.bw.Flush()
+	}
+}
+
+// compressParts compresses a page's static parts once, when its config is
+// loaded; the last one also in two, around where an out-of-order page's
+// patches go.
+func (p *Page) compressParts() {
+	last := -1
+	for i := range p.parts {
+		if p.parts[i].slot == nil {
+			p.parts[i].block = zparts.NewBlock(p.parts[i].static)
+			last = i
+		}
+	}
+	if last == len(p.parts)-1 {
+		st := p.parts[last].static
+		p.tailCut = bodyClose(st)
+		p.tail = [2]*zparts.Block{zparts.NewBlock(st[:p.tailCut]), zparts.NewBlock(st[p.tailCut:])}
 	}
 }
