@@ -195,3 +195,6 @@ func blockFor(e *Entry, body []byte) *zparts.Block {
 	}
 	return e.Block
 }
+
+// BlockOf compresses body into the block an Entry carries.
+func BlockOf(body []byte) *zparts.Block { return zparts.NewBlock(body) }
