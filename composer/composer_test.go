@@ -76,6 +76,12 @@ func (b *syncBuffer) String() string {
 // fragYAML is extra YAML per fragment name, indented under it.
 func newEnv(t *testing.T, fragYAML map[string]string, mutate ...func(string) string) *env {
 	t.Helper()
+	return newEnvLayout(t, testLayout, fragYAML, mutate...)
+}
+
+// newEnvLayout is newEnv with the page's layout given.
+func newEnvLayout(t *testing.T, layout string, fragYAML map[string]string, mutate ...func(string) string) *env {
+	t.Helper()
 	e := &env{t: t}
 	e.a = composertest.NewFragment(t, "a", `<section data-fragment="a">A1</section>`)
 	e.b = composertest.NewFragment(t, "b", `<section data-fragment="b">B1</section>`)
@@ -99,7 +105,7 @@ func newEnv(t *testing.T, fragYAML map[string]string, mutate ...func(string) str
 	for _, m := range mutate {
 		src = m(src)
 	}
-	site := composertest.Site(t, src, map[string]string{"page.html": testLayout})
+	site := composertest.Site(t, src, map[string]string{"page.html": layout})
 	var err error
 	e.cache, err = memcache.New(0)
 	if err != nil {
@@ -163,8 +169,13 @@ func (e *env) waitCached(n int) {
 	}
 }
 
+// documentOrder makes the test page deliver its slots in document order.
+func documentOrder(src string) string {
+	return strings.Replace(src, "layout: page.html\n", "layout: page.html\n    order: document\n", 1)
+}
+
 func TestPageHasEveryFragmentInOrder(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, documentOrder)
 	resp, body := e.get("/")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -243,7 +254,7 @@ func TestHangingFragmentCutAtTimeout(t *testing.T) {
 }
 
 func TestStreamsHeadBeforeSlowFragment(t *testing.T) {
-	e := newEnv(t, map[string]string{"b": "timeout: 5s"})
+	e := newEnv(t, map[string]string{"b": "timeout: 5s"}, documentOrder)
 	e.b.Hold()
 	resp, err := http.Get(e.base + "/")
 	if err != nil {
@@ -870,7 +881,7 @@ func TestNestedExpansionIsBounded(t *testing.T) {
 
 // TestNestedPageBytes: the page's fragment markup stays within page_bytes.
 func TestNestedPageBytes(t *testing.T) {
-	e := newEnv(t, map[string]string{"a": "nest: [c]"}, func(src string) string { return src + "limits:\n  page_bytes: 300\n" })
+	e := newEnv(t, map[string]string{"a": "nest: [c]"}, documentOrder, func(src string) string { return src + "limits:\n  page_bytes: 300\n" })
 	e.a.SetBody(`<a>` + strings.Repeat(`<!--@slot:c-->`, 8) + `</a>`)
 	e.b.SetBody(`<u>B</u>`)
 	e.c.SetBody(`<b>C1-padded-to-be-a-little-longer-than-a-few-bytes</b>`)

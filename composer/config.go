@@ -42,6 +42,9 @@ type Config struct {
 	Limits LimitsConfig `yaml:"limits"`
 	// Admin configures the admin API and dashboard.
 	Admin AdminConfig `yaml:"admin"`
+	// Crawlers are User-Agent substrings (any case) of clients that get
+	// every slot in document order; unset means DefaultCrawlers, [] none.
+	Crawlers []string `yaml:"crawlers"`
 }
 
 // AdminConfig configures access to the admin API and dashboard.
@@ -153,6 +156,10 @@ type PageConfig struct {
 	// Stream is auto (default: stream when a fragment still out is
 	// typically slow), always, or never (buffer the whole page).
 	Stream string `yaml:"stream"`
+	// Order is how the page's slots are delivered when it streams:
+	// arrival (default for non-primary slots: each slot's place is sent
+	// at once and its markup patched in when it arrives) or document.
+	Order string `yaml:"order"`
 }
 
 // Built-in limits and defaults.
@@ -333,6 +340,7 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		Inputs:    make(map[string]InputConfig, len(c.Inputs)),
 		Fragments: make(map[string]*Fragment, len(c.Fragments)),
 		Pages:     make(map[string]*Page, len(c.Pages)),
+		crawlers:  compileCrawlers(c.Crawlers),
 	}
 	site.NearCache = v.duration("near_cache", c.NearCache, time.Second, time.Minute, true)
 	site.Limits = v.limits(c.Limits)
@@ -442,6 +450,10 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 			p.stream = streamNever
 		default:
 			v.addf(path+".stream", "%q is not one of auto, always, never", pc.Stream)
+			continue
+		}
+		if err := configureOrder(p, pc.Order); err != nil {
+			v.addf(path+".order", "%v", err)
 			continue
 		}
 		site.Pages[pc.Path] = p

@@ -6,7 +6,9 @@
 // fan-out (fanout.go: the missing or stale slots fetched in parallel, each
 // within its own timeout, concurrent misses for one key and the same
 // forwarded values coalesced), stitch (stitch.go: the page whole or
-// streamed in document order) and observe (observe.go). Slot markers found
+// streamed, each slot in document order or, ooo.go, its place sent at once
+// and its markup patched in as it arrives; gzip or zstd from parts
+// compressed ahead of time) and observe (observe.go). Slot markers found
 // in a fragment's answer re-enter plan, lookup and fan-out (nested.go)
 // within the page's one budget.
 //

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/tessera-dev/tessera/composer/zparts"
 )
 
 // pageRun is one page being composed: its plan, and the state of every
@@ -44,7 +46,10 @@ type slotRun struct {
 
 // slotResult is how a slot was filled.
 type slotResult struct {
-	body   []byte
+	body []byte
+	// block is body compressed ahead of time, when it came from the cache
+	// as it is; nil otherwise.
+	block  *zparts.Block
 	result cacheResult
 	served servedAs
 	err    error
@@ -94,6 +99,7 @@ func (r *pageRun) classify(slots []*slotRun, entries []*Entry) []*slotRun {
 			r.rt.fragment(f.Name).m.result(sr.res.result)
 			if !hasMarker(sr.res.body) {
 				sr.res.body = r.charge(sr.res.body, f.Name)
+				sr.res.block = blockFor(e, sr.res.body)
 				continue
 			}
 		}
@@ -274,16 +280,19 @@ func (c *Composer) store(key string, e *Entry, keep time.Duration) {
 	if _, loaded := c.recent.Swap(key, e); !loaded {
 		c.nRecent.Add(1)
 	}
+	stored := e
 	forget := func() {
-		if c.recent.CompareAndDelete(key, e) {
+		if c.recent.CompareAndDelete(key, e) || c.recent.CompareAndDelete(key, stored) {
 			c.nRecent.Add(-1)
 		}
 	}
 	ok := c.background("cache write", func() {
 		defer time.AfterFunc(recentLinger, forget)
+		stored = withBlock(e) // compressed once here, then on every page
+		c.recent.CompareAndSwap(key, e, stored)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
-		if err := c.cache.Set(ctx, key, e, keep); err != nil {
+		if err := c.cache.Set(ctx, key, stored, keep); err != nil {
 			c.m.redis.Inc()
 			c.log.Debug("cache write failed", "key", key, "err", err)
 		}

@@ -85,6 +85,7 @@ func compilePage(pc PageConfig, html []byte, frags map[string]*Fragment) (*Page,
 	if len(p.slots) == 0 {
 		return nil, fmt.Errorf("layout %q has no <!--@slot:NAME--> markers", pc.Layout)
 	}
+	p.compressParts()
 	return p, nil
 }
 
@@ -100,6 +101,12 @@ func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
 	for _, p := range m.Params {
 		if p.Key == "primary" {
 			s.Primary = p.Value == "true"
+			continue
+		}
+		if ok, err := s.deliveryParam(p); ok {
+			if err != nil {
+				return nil, fmt.Errorf("slot %q: %w", m.Name, err)
+			}
 			continue
 		}
 		if containsString(f.Vary, p.Key) {

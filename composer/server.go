@@ -65,6 +65,19 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 			}
 		}
 	}
+	// Routes other than pages compress their answers as a whole, per
+	// request (pages are written from precompressed parts instead).
+	metricsPage := compressed(func(rc *fasthttp.RequestCtx) {
+		rc.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+		if o.Metrics != nil {
+			o.Metrics.WritePrometheus(rc)
+		}
+		metrics.WriteProcessMetrics(rc)
+	})
+	admin := o.Admin
+	if admin != nil {
+		admin = compressed(admin)
+	}
 	h := func(rc *fasthttp.RequestCtx) {
 		path := rc.Path()
 		switch {
@@ -79,17 +92,13 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 			serveReady(rc, o.Ready)
 			return
 		case bytes.Equal(path, []byte("/metrics")):
-			rc.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-			if o.Metrics != nil {
-				o.Metrics.WritePrometheus(rc)
-			}
-			metrics.WriteProcessMetrics(rc)
+			metricsPage(rc)
 			return
 		case bytes.Equal(path, []byte("/favicon.ico")) && static != nil:
 			rc.Redirect("/static/favicon.svg", fasthttp.StatusMovedPermanently)
 			return
-		case bytes.HasPrefix(path, []byte("/_tessera/")) && o.Admin != nil:
-			o.Admin(rc)
+		case bytes.HasPrefix(path, []byte("/_tessera/")) && admin != nil:
+			admin(rc)
 			return
 		}
 		if !rc.IsGet() && !rc.IsHead() {
@@ -105,6 +114,12 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 		renderError(rc, fasthttp.StatusNotFound, "Page not found", "We could not find the page you were looking for.", "")
 	}
 	return Recover(o.Logger, h)
+}
+
+// compressed wraps h so that its answers are compressed (brotli, gzip or
+// deflate, as the client accepts) when they are worth it.
+func compressed(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return fasthttp.CompressHandlerBrotliLevel(h, fasthttp.CompressBrotliDefaultCompression, fasthttp.CompressDefaultCompression)
 }
 
 // isDir reports whether a /static/ path names a directory of fsys.

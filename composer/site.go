@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/tessera-dev/tessera/composer/zparts"
 )
 
 // Site is a compiled, validated configuration: what the composer serves.
@@ -23,6 +25,9 @@ type Site struct {
 	// patterns are the pages whose path has {name} segments, in config
 	// order; they are tried after the exact paths.
 	patterns []*Page
+	// crawlers are lowercase User-Agent substrings of clients served every
+	// slot in document order.
+	crawlers [][]byte
 }
 
 // route finds the page for a request path, and the values of its {name}
@@ -176,6 +181,13 @@ type Page struct {
 	slots      []*Slot
 	hasPrimary bool
 	stream     streamMode
+	// order is the page's default delivery of its slots when it streams.
+	order order
+	// tailCut is where an out-of-order page's patches go in its last
+	// static part (before </body>), and tail that part's two sides
+	// compressed.
+	tailCut int
+	tail    [2]*zparts.Block
 	// segments are set when the path has {name} parameters.
 	segments []segment
 }
@@ -206,9 +218,16 @@ type Slot struct {
 	index  int
 	// chain is the slot's path of fragment names when it is a page's own.
 	chain []string
+	// order and reserve come from the marker's order= and reserve=:
+	// how the slot is delivered on a streamed page, and the min-height
+	// its placeholder keeps.
+	order   order
+	reserve string
 }
 
 type pagePart struct {
 	static []byte
 	slot   *Slot
+	// block is static compressed once, when the config is loaded.
+	block *zparts.Block
 }

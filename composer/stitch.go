@@ -3,9 +3,13 @@ package composer
 import (
 	"bufio"
 	"errors"
+	"io"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/composer/zparts"
 )
 
 // wholePage is the stream decision: a page is sent whole (one write,
@@ -39,10 +43,11 @@ func (r *pageRun) delivery(pending []*slotRun) bool {
 	return wholePage(r.pl.page.stream, typical, r.c.streamAbove)
 }
 
-// stitch is step 4: it writes the page, whole or streamed in document
-// order, after the page's primary slots are in (a primary that could not be
-// served makes the page an error page). Observing (step 5) happens when the
-// page ends.
+// stitch is step 4: it writes the page, whole or streamed, after the
+// page's primary slots are in (a primary that could not be served makes
+// the page an error page). A streamed page sends its slots in arrival
+// order where the page and slot allow it, unless the client is a crawler.
+// Observing (step 5) happens when the page ends.
 func (r *pageRun) stitch(rc *fasthttp.RequestCtx, whole bool) {
 	rc.Response.Header.SetContentType("text/html; charset=utf-8")
 	rc.Response.Header.Set("X-Request-Id", r.pl.req.ids.requestID)
@@ -59,8 +64,14 @@ func (r *pageRun) stitch(rc *fasthttp.RequestCtx, whole bool) {
 			return
 		}
 	}
+	enc := zparts.Negotiate(rc.Request.Header.Peek(fasthttp.HeaderAcceptEncoding))
+	rc.Response.Header.Set(fasthttp.HeaderVary, fasthttp.HeaderAcceptEncoding)
+	if enc != zparts.Identity {
+		rc.Response.Header.Set(fasthttp.HeaderContentEncoding, enc.String())
+	}
 	if !whole {
-		rc.SetBodyStreamWriter(r.stream)
+		arrival := !r.rt.site.isCrawler(rc.UserAgent())
+		rc.SetBodyStreamWriter(func(w *bufio.Writer) { r.stream(w, enc, arrival) })
 		return
 	}
 	for _, sr := range r.top {
@@ -68,64 +79,109 @@ func (r *pageRun) stitch(rc *fasthttp.RequestCtx, whole bool) {
 			<-sr.done
 		}
 	}
-	r.writeWhole(rc)
+	r.writeWhole(rc, enc)
 }
 
 // writeWhole writes a page whose slots are all ready, with Content-Length,
 // Server-Timing and Cache-Status.
-func (r *pageRun) writeWhole(rc *fasthttp.RequestCtx) {
+func (r *pageRun) writeWhole(rc *fasthttp.RequestCtx, enc zparts.Encoding) {
 	defer r.finish(fasthttp.StatusOK)
 	r.wg.Wait() // nested slots report too
 	st, cs := r.timingHeaders()
 	rc.Response.Header.SetBytesV("Server-Timing", st)
 	rc.Response.Header.SetBytesV("Cache-Status", cs)
+	out := acquireOut(rc, nil, enc)
+	defer out.release()
 	for _, part := range r.pl.page.parts {
 		if part.slot == nil {
-			_, _ = rc.Write(part.static)
+			out.static(part.static, part.block)
 			continue
 		}
-		_, _ = rc.Write(r.top[part.slot.index].res.body)
+		out.slot(&r.top[part.slot.index].res)
 	}
 	if r.rt.site.Debug {
-		_, _ = rc.Write(r.debugComment())
+		out.raw(r.debugComment())
 	}
+	out.close()
 }
 
-// stream writes the page as its slots become ready, in document order.
-// fasthttp runs it on a goroutine of its own after the handler returned: it
-// must not touch the RequestCtx, and a panic in it ends only this page.
-func (r *pageRun) stream(w *bufio.Writer) {
+// stream writes the page as its slots become ready: each slot in document
+// order, or, when arrival is set and the slot goes by arrival, its place
+// at once and its markup patched in before </body> when it arrives.
+// fasthttp runs it on a goroutine of its own after the handler returned:
+// it must not touch the RequestCtx, and a panic in it ends only this page.
+func (r *pageRun) stream(w *bufio.Writer, enc zparts.Encoding, arrival bool) {
 	defer r.c.recoverPanic("stream", r.pl.page, nil)
 	defer r.finish(fasthttp.StatusOK)
-	for _, part := range r.pl.page.parts {
+	out := acquireOut(w, w, enc)
+	defer out.release()
+	page := r.pl.page
+	var late []*slotRun
+	for i, part := range page.parts {
 		if part.slot == nil {
-			if _, err := w.Write(part.static); err != nil {
-				return
+			if i == len(page.parts)-1 && len(late) > 0 {
+				out.static(part.static[:page.tailCut], page.tail[0])
+				if !r.patch(out, late) {
+					return
+				}
+				late = nil
+				out.static(part.static[page.tailCut:], page.tail[1])
+				continue
 			}
+			out.static(part.static, part.block)
 			continue
 		}
 		sr := r.top[part.slot.index]
-		if sr.done != nil {
-			select {
-			case <-sr.done:
-			default:
-				if w.Buffered() > 0 {
-					if err := w.Flush(); err != nil {
-						return // the client went away
-					}
-				}
-				if !r.await(w, sr.done) {
-					return
-				}
+		if !isDone(sr) {
+			if arrival && page.byArrival(part.slot) {
+				out.piece(appendPlaceholder(out.scratch(), part.slot.index, part.slot))
+				late = append(late, sr)
+				continue
+			}
+			if !out.flush() || !r.await(out, sr.done) {
+				return // the client went away
 			}
 		}
-		if _, err := w.Write(sr.res.body); err != nil {
+		out.slot(&sr.res)
+		if out.err != nil {
 			return
 		}
 	}
-	if r.rt.site.Debug {
-		_, _ = w.Write(r.debugComment())
+	if len(late) > 0 && !r.patch(out, late) {
+		return
 	}
+	if r.rt.site.Debug {
+		out.raw(r.debugComment())
+	}
+	out.close()
+}
+
+// patch sends the markup of the slots whose places went out first, in the
+// order they arrive (those in together in document order), flushing after
+// each batch. It reports false when the client went away.
+func (r *pageRun) patch(out *pageOut, late []*slotRun) bool {
+	out.raw(patchScriptTag)
+	for len(late) > 0 {
+		n := 0
+		for _, sr := range late {
+			if !isDone(sr) {
+				late[n] = sr
+				n++
+				continue
+			}
+			out.piece(appendPatchOpen(out.scratch(), sr.ps.slot.index))
+			out.slot(&sr.res)
+			out.piece(appendPatchClose(out.scratch()))
+		}
+		late = late[:n]
+		if !out.flush() {
+			return false
+		}
+		if len(late) > 0 && nextArrival(late, out.beat) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // heartbeat is how often a streamed page that is waiting for a slot
@@ -136,7 +192,7 @@ const heartbeat = 250 * time.Millisecond
 // known to be gone when a write to it fails, so while it waits it writes a
 // newline (harmless between elements) now and then; it reports false when
 // the client went away, which ends the page and its fetches.
-func (r *pageRun) await(w *bufio.Writer, done <-chan struct{}) bool {
+func (r *pageRun) await(out *pageOut, done <-chan struct{}) bool {
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
 	for {
@@ -144,10 +200,7 @@ func (r *pageRun) await(w *bufio.Writer, done <-chan struct{}) bool {
 		case <-done:
 			return true
 		case <-t.C:
-			if err := w.WriteByte('\n'); err != nil {
-				return false
-			}
-			if err := w.Flush(); err != nil {
+			if !out.beat() {
 				return false
 			}
 		}
@@ -166,4 +219,107 @@ func (r *pageRun) failPrimary(rc *fasthttp.RequestCtx, sr *slotRun) {
 	r.c.log.Warn("primary fragment unavailable", "page", r.pl.page.Path, "fragment", sr.ps.name(), "err", sr.res.err, "request_id", r.pl.req.ids.requestID)
 	renderError(rc, status, "This page is temporarily unavailable",
 		"Part of this page could not be loaded. Please try again in a moment.", r.pl.req.ids.requestID)
+}
+
+// pageOut writes one page through a zparts.Writer: static parts and cached
+// fragments from their precompressed blocks where they have one, the rest
+// compressed as it goes (or as is, uncompressed). Write errors are sticky.
+type pageOut struct {
+	zw  *zparts.Writer
+	bw  *bufio.Writer // flushed after zw on a streamed page; nil when whole
+	err error
+	buf []byte
+}
+
+var outPool = sync.Pool{New: func() any { return new(pageOut) }}
+
+func acquireOut(dst io.Writer, bw *bufio.Writer, enc zparts.Encoding) *pageOut {
+	o := outPool.Get().(*pageOut)
+	o.zw, o.bw, o.err = zparts.AcquireWriter(dst, enc), bw, nil
+	return o
+}
+
+func (o *pageOut) release() {
+	zparts.ReleaseWriter(o.zw)
+	o.zw, o.bw = nil, nil
+	if cap(o.buf) > 4<<10 {
+		o.buf = nil
+	}
+	outPool.Put(o)
+}
+
+// scratch returns a buffer for one small piece, valid until the next call.
+func (o *pageOut) scratch() []byte { return o.buf[:0] }
+
+func (o *pageOut) raw(p []byte) {
+	if o.err == nil {
+		_, o.err = o.zw.Write(p)
+	}
+}
+
+// piece writes p, which was built on scratch, and keeps its buffer.
+func (o *pageOut) piece(p []byte) {
+	o.raw(p)
+	if cap(p) > cap(o.buf) && cap(p) <= 4<<10 {
+		o.buf = p[:0]
+	}
+}
+
+// static writes a part from its block b when b has the form the page is
+// written in, else p as it is.
+func (o *pageOut) static(p []byte, b *zparts.Block) {
+	if o.err != nil || len(p) == 0 {
+		return
+	}
+	if b != nil && b.Has(o.zw.Encoding()) {
+		o.err = o.zw.WriteBlock(b)
+		return
+	}
+	_, o.err = o.zw.Write(p)
+}
+
+func (o *pageOut) slot(res *slotResult) { o.static(res.body, res.block) }
+
+// flush sends everything so far to the client; it reports false once a
+// write failed.
+func (o *pageOut) flush() bool {
+	if o.err == nil {
+		o.err = o.zw.Sync() // flushes bw too
+	}
+	return o.err == nil
+}
+
+// beat writes a newline and flushes: a waiting page's check that its
+// client is still there.
+func (o *pageOut) beat() bool {
+	o.raw([]byte{'\n'})
+	return o.flush()
+}
+
+// close ends the page (a compressed one with its trailer).
+func (o *pageOut) close() {
+	if o.err == nil {
+		o.err = o.zw.Close()
+	}
+	if o.err == nil && o.bw != nil {
+		o.err = o.bw.Flush()
+	}
+}
+
+// compressParts compresses a page's static parts once, when its config is
+// loaded; the last one also in two, around where an out-of-order page's
+// patches go.
+func (p *Page) compressParts() {
+	last := -1
+	for i := range p.parts {
+		if p.parts[i].slot == nil {
+			p.parts[i].block = zparts.NewBlock(p.parts[i].static)
+			last = i
+		}
+	}
+	if last == len(p.parts)-1 {
+		st := p.parts[last].static
+		p.tailCut = bodyClose(st)
+		p.tail = [2]*zparts.Block{zparts.NewBlock(st[:p.tailCut]), zparts.NewBlock(st[p.tailCut:])}
+	}
 }

@@ -80,6 +80,7 @@ type Writer struct {
 	enc     Encoding
 	crc     uint32
 	n       uint64 // raw bytes of the page so far
+	synced  uint64 // n at the last sync marker
 	started bool   // gzip header written
 	frames  bool   // zstd: at least one frame written
 	closed  bool
@@ -247,6 +248,30 @@ func (w *Writer) Flush() error {
 		}
 	}
 	return nil
+}
+
+// syncMarker is an empty non-final stored block: zlib's sync flush.
+var syncMarker = [5]byte{0, 0, 0, 0xff, 0xff}
+
+// Sync is Flush that, for Gzip, also writes an empty stored block (what
+// zlib's sync flush writes) when anything was written since the last one:
+// some inflaters, Go's compress/flate among them, hand out the output of
+// a block only when they meet one. Use it where a client should see the
+// page so far; it costs 5 bytes.
+func (w *Writer) Sync() error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	if err := w.emitRun(); err != nil {
+		return err
+	}
+	if w.enc == Gzip && w.started && w.n != w.synced {
+		if err := w.put(syncMarker[:]); err != nil {
+			return err
+		}
+		w.synced = w.n
+	}
+	return w.Flush()
 }
 
 // Close ends the page: for Gzip the final empty block and the trailer, for

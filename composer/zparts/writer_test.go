@@ -494,3 +494,26 @@ var fuzzBuilder = sync.OnceValue(func() *Builder {
 	}
 	return b
 })
+
+// TestSyncLetsGoInflaterSeeThePageSoFar: after Sync, Go's gzip reader
+// returns every byte written, while the page is still open.
+func TestSyncLetsGoInflaterSeeThePageSoFar(t *testing.T) {
+	pr, pw := io.Pipe()
+	w := NewWriter(pw, Gzip)
+	part := bytes.Repeat([]byte("<p>static part of the page</p>"), 20)
+	go func() {
+		_ = w.WriteBlock(NewBlock(part))
+		_, _ = w.Write([]byte("<b>piece</b>"))
+		_ = w.Sync()
+	}()
+	zr, err := gzip.NewReader(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]byte{}, part...), "<b>piece</b>"...)
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(zr, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read %q, %v; want the page so far", got, err)
+	}
+	_ = pw.Close()
+}

@@ -44,7 +44,9 @@ func testSite(t *testing.T, env map[string]string) *app.Site {
 
 func getDoc(t *testing.T, url string) (*http.Response, *goquery.Document) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("User-Agent", scriptless)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

@@ -50,6 +50,13 @@ type Browser struct {
 // test ends.
 func New(t testing.TB) *Browser {
 	t.Helper()
+	return NewWithFlags(t, nil)
+}
+
+// NewWithFlags is New with further command-line flags for the browser,
+// such as "disable-blink-features" to test a page without a feature.
+func NewWithFlags(t testing.TB, flags map[string]any) *Browser {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
@@ -72,6 +79,9 @@ func New(t testing.TB) *Browser {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(Width, Height),
 	)
+	for k, v := range flags {
+		opts = append(opts, chromedp.Flag(k, v))
+	}
 	// No UserDataDir option: chromedp then creates a fresh temporary profile
 	// and, once the browser exits, kills any leftover child processes and
 	// removes the directory.
