@@ -24,6 +24,9 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
+		// fasthttp compresses responses on a pool of stackless workers
+		// that live for the process.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp/stackless.funcWorker"),
 		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.init.func1"),
 		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.(*fsHandler).handleCachedFiles"),
 		goleak.IgnoreAnyFunction("github.com/maypok86/otter/v2.(*cache[...]).periodicCleanUp"),
@@ -331,7 +334,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 }
 
 func TestStaleIfError(t *testing.T) {
-	e := newEnv(t, map[string]string{"a": "ttl: 50ms\nsie: 1m\nfallback: '<p>fallback</p>'"})
+	e := newEnv(t, map[string]string{"a": "ttl: 50ms\nsie: 1m\nfallback: '<p>fallback</p>'"}, documentOrder)
 	e.get("/")
 	e.waitCached(3)
 	time.Sleep(80 * time.Millisecond)
