@@ -298,6 +298,17 @@ func (v *validator) addf(path, format string, args ...any) {
 	v.errs = append(v.errs, &ConfigError{File: v.lf.file, Line: v.lf.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// addOnce adds a problem unless the same field already has one: a field of
+// defaults is checked for every fragment but reported once.
+func (v *validator) addOnce(path, format string, args ...any) {
+	for _, e := range v.errs {
+		if e.Field == path {
+			return
+		}
+	}
+	v.addf(path, format, args...)
+}
+
 func (v *validator) duration(path, s string, fallback, max time.Duration, allowZero bool) time.Duration {
 	if s == "" {
 		return fallback
@@ -535,24 +546,8 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 	}
 	f.Vary = append([]string(nil), fc.Vary...)
 	sort.Strings(f.Vary)
-	for i, h := range append(append([]string(nil), def.ForwardHeaders...), fc.ForwardHeaders...) {
-		if !valuePattern.MatchString(h) {
-			v.addf(fmt.Sprintf("%s.forward_headers[%d]", path, i), "%q is not a header name", h)
-			continue
-		}
-		if isHopHeader(h) {
-			v.addf(fmt.Sprintf("%s.forward_headers[%d]", path, i), "%q cannot be forwarded", h)
-			continue
-		}
-		f.ForwardHeaders = append(f.ForwardHeaders, h)
-	}
-	for i, c := range append(append([]string(nil), def.ForwardCookies...), fc.ForwardCookies...) {
-		if !valuePattern.MatchString(c) {
-			v.addf(fmt.Sprintf("%s.forward_cookies[%d]", path, i), "%q is not a cookie name", c)
-			continue
-		}
-		f.ForwardCookies = append(f.ForwardCookies, c)
-	}
+	f.ForwardHeaders = v.forwardHeaders(path, fc.ForwardHeaders, def.ForwardHeaders)
+	f.ForwardCookies = v.forwardCookies(path, fc.ForwardCookies, def.ForwardCookies)
 	if fc.Version != "" {
 		c, err := semver.NewConstraint(fc.Version)
 		if err != nil {
@@ -617,11 +612,79 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 	return f
 }
 
-var hopHeaders = []string{"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", "authorization"}
+// SessionCookie is the composer's own admin session cookie: it is never
+// forwarded to a fragment, whatever the config says.
+const SessionCookie = "tessera_session"
 
-func isHopHeader(h string) bool {
-	for _, hh := range hopHeaders {
-		if strings.EqualFold(h, hh) {
+// refusedHeaders are the request headers forward_headers may not name,
+// with what to use instead: credentials, cookies and hop-by-hop headers
+// belong to the connection or the user, never to a fragment's config.
+var refusedHeaders = map[string]string{
+	"cookie":              "name the cookies in forward_cookies",
+	"authorization":       "the composer authenticates itself with auth (bearer or hmac)",
+	"proxy-authorization": "the composer authenticates itself with auth (bearer or hmac)",
+	"host":                "the fragment's url sets it",
+	"connection":          "it is hop-by-hop and belongs to one connection",
+	"keep-alive":          "it is hop-by-hop and belongs to one connection",
+	"proxy-authenticate":  "it is hop-by-hop and belongs to one connection",
+	"proxy-connection":    "it is hop-by-hop and belongs to one connection",
+	"te":                  "it is hop-by-hop and belongs to one connection",
+	"trailer":             "it is hop-by-hop and belongs to one connection",
+	"transfer-encoding":   "it is hop-by-hop and belongs to one connection",
+	"upgrade":             "it is hop-by-hop and belongs to one connection",
+	"content-length":      "the composer sends a GET without a body",
+}
+
+// forwardHeaders checks defaults.forward_headers (reported once, against
+// defaults) and the fragment's own list, and returns the two together.
+func (v *validator) forwardHeaders(path string, own, def []string) []string {
+	var out []string
+	for _, list := range []struct {
+		path  string
+		names []string
+	}{{"defaults", def}, {path, own}} {
+		for i, h := range list.names {
+			field := fmt.Sprintf("%s.forward_headers[%d]", list.path, i)
+			why, refused := refusedHeaders[strings.ToLower(h)]
+			switch {
+			case !valuePattern.MatchString(h):
+				v.addOnce(field, "%q is not a header name", h)
+			case refused:
+				v.addOnce(field, "%q cannot be forwarded: %s", h, why)
+			case !containsFold(out, h):
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
+
+// forwardCookies checks defaults.forward_cookies and the fragment's own
+// list; the composer's session cookie is refused.
+func (v *validator) forwardCookies(path string, own, def []string) []string {
+	var out []string
+	for _, list := range []struct {
+		path  string
+		names []string
+	}{{"defaults", def}, {path, own}} {
+		for i, c := range list.names {
+			field := fmt.Sprintf("%s.forward_cookies[%d]", list.path, i)
+			switch {
+			case !valuePattern.MatchString(c):
+				v.addOnce(field, "%q is not a cookie name", c)
+			case c == SessionCookie:
+				v.addOnce(field, "%q is the composer's own admin session and is never forwarded", c)
+			case !containsString(out, c):
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
 			return true
 		}
 	}
