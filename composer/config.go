@@ -69,7 +69,10 @@ type LimitsConfig struct {
 
 // InputConfig says where a request input is read from, in order: the query
 // parameter, then the cookie, then Default. Values must match
-// [A-Za-z0-9_.-]{1,64}; anything else counts as absent.
+// [A-Za-z0-9_.-]{1,64}; anything else counts as absent. A page path
+// parameter ({story} in /news/{story}) is an input read from the path; it
+// may be declared here for its Values alone, and a path whose value is not
+// one of them matches no page (404).
 type InputConfig struct {
 	Query   string `yaml:"query"`
 	Cookie  string `yaml:"cookie"`
@@ -367,7 +370,7 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		if !namePattern.MatchString(name) {
 			v.addf(path, "input name %q must match %s", name, namePattern)
 		}
-		if in.Query == "" && in.Cookie == "" && in.Default == "" {
+		if in.Query == "" && in.Cookie == "" && in.Default == "" && !pathParams[name] {
 			v.addf(path, "needs at least one of query, cookie or default")
 		}
 		if in.Default != "" && !valuePattern.MatchString(in.Default) {
@@ -441,6 +444,11 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 			continue
 		}
 		if len(params) > 0 {
+			for i := range segs {
+				if segs[i].param != "" {
+					segs[i].values = c.Inputs[segs[i].param].Values
+				}
+			}
 			p.segments = segs
 			site.patterns = append(site.patterns, p)
 		}

@@ -59,7 +59,7 @@ func (p *Page) match(path string) (map[string]string, bool) {
 			}
 			continue
 		}
-		if !valuePattern.MatchString(part) {
+		if !valuePattern.MatchString(part) || len(seg.values) > 0 && !containsString(seg.values, part) {
 			return nil, false
 		}
 		if params == nil {
@@ -73,6 +73,9 @@ func (p *Page) match(path string) (map[string]string, bool) {
 // segment is one /-separated part of a page path: a literal, or a {param}.
 type segment struct {
 	literal, param string
+	// values is the param's allowlist (inputs.NAME.values): a path with
+	// any other value matches no page.
+	values []string
 }
 
 // parsePath splits a page path into segments and reports its parameters.
