@@ -109,6 +109,11 @@ type FragmentConfig struct {
 	Primary  *bool  `yaml:"primary"`
 	// MaxBytes bounds the fragment's response body.
 	MaxBytes int `yaml:"max_bytes"`
+	// MaxKeys bounds the distinct cache keys the fragment stores per
+	// window (its TTL and stale windows) when it varies by an input
+	// without values (default 1000); past it, answers are served but not
+	// cached.
+	MaxKeys int `yaml:"max_keys"`
 	// Vary lists the inputs the fragment's output depends on; they are sent
 	// as query parameters and are part of the cache key.
 	Vary           []string      `yaml:"vary"`
@@ -554,6 +559,7 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 	}
 	f.Vary = append([]string(nil), fc.Vary...)
 	sort.Strings(f.Vary)
+	f.MaxKeys = v.maxKeys(path, fc.MaxKeys, def.MaxKeys, f.Vary, inputs)
 	f.ForwardHeaders = v.forwardHeaders(path, fc.ForwardHeaders, def.ForwardHeaders)
 	f.ForwardCookies = v.forwardCookies(path, fc.ForwardCookies, def.ForwardCookies)
 	if fc.Version != "" {
@@ -618,6 +624,28 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		return nil
 	}
 	return f
+}
+
+// maxKeys is a fragment's key bound: 0 when every input it varies by has
+// an allowlist, else its max_keys, the default's, or DefaultMaxKeys.
+func (v *validator) maxKeys(path string, own, def int, vary []string, inputs map[string]InputConfig) int {
+	n, field := own, path+".max_keys"
+	if n == 0 {
+		n, field = def, "defaults.max_keys"
+	}
+	switch {
+	case n == 0:
+		n = DefaultMaxKeys
+	case n < 0 || n > 1_000_000:
+		v.addOnce(field, "%d must be between 1 and 1000000", n)
+		n = DefaultMaxKeys
+	}
+	for _, name := range vary {
+		if in, ok := inputs[name]; ok && len(in.Values) == 0 {
+			return n
+		}
+	}
+	return 0
 }
 
 // SessionCookie is the composer's own admin session cookie: it is never

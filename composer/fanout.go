@@ -257,7 +257,7 @@ func (c *Composer) fetchAndStore(fr *fragRuntime, ps *plannedSlot) (*answer, err
 		return a, nil
 	}
 	e := &Entry{Body: a.body, Version: a.version, Stored: start, MaxAge: a.cc.TTL(), SWR: a.cc.SWR, SIE: a.cc.SIE}
-	if keep := c.freshness(f, e).keep(); keep > 0 {
+	if keep := c.freshness(f, e).keep(); keep > 0 && fr.mayStore(ps.key, start, keep) {
 		c.store(ps.key, e, keep)
 	}
 	return a, nil

@@ -145,6 +145,9 @@ type Fragment struct {
 	// BreakerCooldown; 0 disables the breaker.
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	// MaxKeys bounds the distinct cache keys it stores per window when
+	// it varies by an input without an allowlist; 0 when it does not.
+	MaxKeys int
 	// Version is the accepted version range ("" accepts any).
 	Version      string
 	versionRange *semver.Constraints

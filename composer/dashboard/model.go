@@ -221,6 +221,10 @@ func fragment(r admin.Fragment, st composer.FragmentStats, now time.Time) Fragme
 		"lasterror": "none",
 		"lasterrat": "",
 		"gen":       "generation " + strconv.FormatUint(r.Generation, 10),
+		"overkeys":  "",
+	}
+	if st.OverKeys > 0 {
+		c["overkeys"] = count(st.OverKeys) + plural(st.OverKeys, " answer", " answers") + " not cached: key bound reached"
 	}
 	for _, s := range f.Settings {
 		c[s.Field] = s.Value
