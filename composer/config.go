@@ -133,11 +133,23 @@ type FragmentConfig struct {
 	Params map[string][]string `yaml:"params"`
 }
 
-// BreakerConfig tunes a fragment's circuit breaker: after Failures
-// consecutive failures the fragment is skipped (served stale or fallback at
-// once) for Cooldown, then probed with one request.
+// BreakerConfig tunes a fragment's circuit breaker. It opens when, over the
+// last Window, at least MinRequests fetches ended and at least FailureRate
+// of them failed; the fragment is then skipped (served stale or fallback
+// at once) for Cooldown, after which Probes requests are let through: all
+// succeeding closes it, any failing opens it again.
 type BreakerConfig struct {
-	Failures *int   `yaml:"failures"`
+	// MinRequests is the fewest finished fetches in the window before the
+	// rate may open the circuit (default 10); 0 turns the breaker off.
+	MinRequests *int `yaml:"min_requests"`
+	// Failures is the older name of MinRequests.
+	Failures *int `yaml:"failures"`
+	// FailureRate is the share of failed fetches, over 0 and at most 1,
+	// that opens the circuit (default 0.8).
+	FailureRate *float64 `yaml:"failure_rate"`
+	// Window is how far back fetches count (default 30s), in ten steps.
+	Window   string `yaml:"window"`
+	Probes   int    `yaml:"probes"`
 	Cooldown string `yaml:"cooldown"`
 }
 
@@ -323,18 +335,18 @@ func (v *validator) duration(path, s string, fallback, max time.Duration, allowZ
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		v.addf(path, "%q is not a duration (use e.g. 500ms, 30s, 5m)", s)
+		v.addOnce(path, "%q is not a duration (use e.g. 500ms, 30s, 5m)", s)
 		return fallback
 	}
 	switch {
 	case d < 0:
-		v.addf(path, "%q must not be negative", s)
+		v.addOnce(path, "%q must not be negative", s)
 		return fallback
 	case d == 0 && !allowZero:
-		v.addf(path, "%q must be more than zero", s)
+		v.addOnce(path, "%q must be more than zero", s)
 		return fallback
 	case d > max:
-		v.addf(path, "%q is more than the limit of %s", s, max)
+		v.addOnce(path, "%q is more than the limit of %s", s, max)
 		return fallback
 	}
 	return d
@@ -444,6 +456,13 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 			continue
 		}
 		p, err := compilePage(pc, html, site.Fragments)
+		if unknown := (*unknownSlotError)(nil); errors.As(err, &unknown) {
+			if _, declared := c.Fragments[unknown.name]; declared {
+				// The fragment is declared but was refused: its own
+				// problem is the root cause, reported already.
+				continue
+			}
+		}
 		if err != nil {
 			v.addf(path+".layout", "%v", err)
 			continue
@@ -526,31 +545,34 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 	default:
 		f.URL = fc.URL
 	}
-	pick := func(a, b string) string {
-		if a != "" {
-			return a
+	// A field left unset takes the default's, whose problems are
+	// reported once, against defaults, not against every fragment.
+	d := func(field, own, def string, fallback, max time.Duration, allowZero bool) time.Duration {
+		if own != "" {
+			return v.duration(path+"."+field, own, fallback, max, allowZero)
 		}
-		return b
+		return v.duration("defaults."+field, def, fallback, max, allowZero)
 	}
-	f.TTL = v.duration(path+".ttl", pick(fc.TTL, def.TTL), 0, maxWindow, true)
-	f.TTLSet = pick(fc.TTL, def.TTL) != ""
-	f.SWR = v.duration(path+".swr", pick(fc.SWR, def.SWR), 0, maxWindow, true)
-	f.SIE = v.duration(path+".sie", pick(fc.SIE, def.SIE), 0, maxWindow, true)
-	f.Timeout = v.duration(path+".timeout", pick(fc.Timeout, def.Timeout), DefaultTimeout, maxTimeout, false)
+	f.TTL = d("ttl", fc.TTL, def.TTL, 0, maxWindow, true)
+	f.TTLSet = fc.TTL != "" || def.TTL != ""
+	f.SWR = d("swr", fc.SWR, def.SWR, 0, maxWindow, true)
+	f.SIE = d("sie", fc.SIE, def.SIE, 0, maxWindow, true)
+	f.Timeout = d("timeout", fc.Timeout, def.Timeout, DefaultTimeout, maxTimeout, false)
 	if fc.Primary != nil {
 		f.Primary = *fc.Primary
 	} else if def.Primary != nil {
 		f.Primary = *def.Primary
 	}
+	field := path + ".max_bytes"
 	f.MaxBytes = fc.MaxBytes
 	if f.MaxBytes == 0 {
-		f.MaxBytes = def.MaxBytes
+		f.MaxBytes, field = def.MaxBytes, "defaults.max_bytes"
 	}
 	switch {
 	case f.MaxBytes == 0:
 		f.MaxBytes = DefaultMaxBytes
 	case f.MaxBytes < 0 || f.MaxBytes > 64<<20:
-		v.addf(path+".max_bytes", "%d must be between 1 and %d", f.MaxBytes, 64<<20)
+		v.addOnce(field, "%d must be between 1 and %d", f.MaxBytes, 64<<20)
 	}
 	for i, in := range fc.Vary {
 		if _, ok := inputs[in]; !ok {
@@ -586,19 +608,10 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		}
 		f.Params[k] = append([]string{}, fc.Params[k]...)
 	}
-	f.BreakerFailures = DefaultBreakerFailures
-	if fc.Breaker.Failures != nil {
-		f.BreakerFailures = *fc.Breaker.Failures
-	} else if def.Breaker.Failures != nil {
-		f.BreakerFailures = *def.Breaker.Failures
-	}
-	if f.BreakerFailures < 0 || f.BreakerFailures > 1000 {
-		v.addf(path+".breaker.failures", "%d must be between 0 (off) and 1000", f.BreakerFailures)
-	}
-	f.BreakerCooldown = v.duration(path+".breaker.cooldown", pick(fc.Breaker.Cooldown, def.Breaker.Cooldown), DefaultBreakerCooldown, time.Hour, false)
-	auth := fc.Auth
+	f.Breaker = v.breaker(path, fc.Breaker, def.Breaker)
+	auth, apath := fc.Auth, path+".auth"
 	if auth.Kind == "" {
-		auth = def.Auth
+		auth, apath = def.Auth, "defaults.auth"
 	}
 	switch auth.Kind {
 	case "", "none":
@@ -609,21 +622,73 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 			f.Auth = AuthHMAC
 		}
 		if auth.SecretEnv == "" {
-			v.addf(path+".auth.secret_env", "%s auth needs secret_env (the variable holding the secret)", auth.Kind)
+			v.addOnce(apath+".secret_env", "%s auth needs secret_env (the variable holding the secret)", auth.Kind)
 			break
 		}
 		secret := env(auth.SecretEnv)
 		if secret == "" {
-			v.addf(path+".auth.secret_env", "environment variable %s is empty", auth.SecretEnv)
+			v.addOnce(apath+".secret_env", "environment variable %s is empty", auth.SecretEnv)
 		}
 		f.secret = secret
 	default:
-		v.addf(path+".auth.kind", "%q is not one of none, bearer, hmac", auth.Kind)
+		v.addOnce(apath+".kind", "%q is not one of none, bearer, hmac", auth.Kind)
 	}
 	if len(v.errs) > nerr {
 		return nil
 	}
 	return f
+}
+
+// breaker compiles a fragment's breaker settings: each field its own, else
+// the default's (reported once, against defaults), else the built-in one.
+func (v *validator) breaker(path string, own, def BreakerConfig) BreakerSettings {
+	b := BreakerSettings{
+		MinRequests: DefaultBreakerMinRequests,
+		FailureRate: DefaultBreakerFailureRate,
+		Window:      DefaultBreakerWindow,
+		Probes:      DefaultBreakerProbes,
+		Cooldown:    DefaultBreakerCooldown,
+	}
+	for _, layer := range []struct {
+		path string
+		c    BreakerConfig
+	}{{"defaults.breaker", def}, {path + ".breaker", own}} {
+		c, p := layer.c, layer.path
+		switch {
+		case c.MinRequests != nil && c.Failures != nil:
+			v.addOnce(p+".failures", "failures is the older name of min_requests; set only min_requests")
+		case c.MinRequests != nil || c.Failures != nil:
+			n, name := c.MinRequests, "min_requests"
+			if n == nil {
+				n, name = c.Failures, "failures"
+			}
+			if *n < 0 || *n > 10000 {
+				v.addOnce(p+"."+name, "%d must be between 0 (off) and 10000", *n)
+			} else {
+				b.MinRequests = *n
+			}
+		}
+		if r := c.FailureRate; r != nil {
+			if !(*r > 0 && *r <= 1) {
+				v.addOnce(p+".failure_rate", "%v must be over 0 and at most 1 (0.8 opens the circuit when 80%% of the fetches in the window failed)", *r)
+			} else {
+				b.FailureRate = *r
+			}
+		}
+		if c.Probes != 0 {
+			if c.Probes < 1 || c.Probes > 100 {
+				v.addOnce(p+".probes", "%d must be between 1 and 100", c.Probes)
+			} else {
+				b.Probes = c.Probes
+			}
+		}
+		b.Window = v.duration(p+".window", c.Window, b.Window, time.Hour, false)
+		b.Cooldown = v.duration(p+".cooldown", c.Cooldown, b.Cooldown, time.Hour, false)
+	}
+	if b.Window < 10*time.Millisecond {
+		v.addOnce(path+".breaker.window", "%s is shorter than 10ms", b.Window)
+	}
+	return b
 }
 
 // maxKeys is a fragment's key bound: 0 when every input it varies by has

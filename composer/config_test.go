@@ -1,6 +1,7 @@
 package composer_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -55,5 +56,58 @@ func TestForwardCookiesRefusesTheSessionCookie(t *testing.T) {
 	}
 	if composer.SessionCookie != "tessera_session" {
 		t.Fatalf("SessionCookie = %q", composer.SessionCookie)
+	}
+}
+
+// lineOf is the 1-based line of the first line of src holding sub.
+func lineOf(t *testing.T, src, sub string) int {
+	t.Helper()
+	for i, l := range strings.Split(src, "\n") {
+		if strings.Contains(l, sub) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%q not in the config", sub)
+	return 0
+}
+
+// TestConfigReportsOnlyTheRootCause: one bad field of a fragment used by
+// several slots is one problem; the slots naming it say nothing more.
+func TestConfigReportsOnlyTheRootCause(t *testing.T) {
+	src := strings.Replace(string(composer.DefaultConfig), "ttl: 60s", "ttl: 60s\n    timeout: \"3 seconds\"", 1)
+	want := fmt.Sprintf(`t.yaml:%d: fragments.weather.timeout: "3 seconds" is not a duration (use e.g. 500ms, 30s, 5m)`, lineOf(t, src, "3 seconds"))
+	if got := compileErr(t, src); got != want {
+		t.Fatalf("errors:\n%s\nwant only:\n%s", got, want)
+	}
+	// A slot naming a fragment that is not declared at all is still one.
+	src = strings.Replace(string(composer.DefaultConfig), "  shows:\n", "  showz:\n", 1)
+	if got := compileErr(t, src); !strings.Contains(got, `pages[1].layout: slot "shows" names no declared fragment`) {
+		t.Fatalf("an undeclared fragment's slot is not reported:\n%s", got)
+	}
+}
+
+// TestDefaultsErrorsReportedOnce: a bad field in defaults is reported
+// once, as defaults.FIELD with its line, not against every fragment.
+func TestDefaultsErrorsReportedOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name, from, to, want string
+	}{
+		{"timeout", "  timeout: 800ms", "  timeout: 800", `defaults.timeout: "800" is not a duration (use e.g. 500ms, 30s, 5m)`},
+		{"sie", "  sie: 10m ", "  sie: -1m ", `defaults.sie: "-1m" must not be negative`},
+		{"forward_headers", "  timeout: 800ms", "  timeout: 800ms\n  forward_headers: [Cookie]", `defaults.forward_headers[0]: "Cookie" cannot be forwarded: name the cookies in forward_cookies`},
+		{"breaker", "  timeout: 800ms", "  timeout: 800ms\n  breaker: {failure_rate: 2}", `defaults.breaker.failure_rate: 2 must be over 0 and at most 1`},
+		{"max_bytes", "  timeout: 800ms", "  timeout: 800ms\n  max_bytes: -1", `defaults.max_bytes: -1 must be between 1 and 67108864`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.Replace(string(composer.DefaultConfig), tt.from, tt.to, 1)
+			if src == string(composer.DefaultConfig) {
+				t.Fatalf("%q not in the config", tt.from)
+			}
+			line := lineOf(t, src, strings.TrimSpace(strings.Split(tt.to, "\n")[len(strings.Split(tt.to, "\n"))-1]))
+			got := compileErr(t, src)
+			if want := fmt.Sprintf("t.yaml:%d: %s", line, tt.want); !strings.HasPrefix(got, want) || strings.Contains(got, "\n") {
+				t.Fatalf("errors:\n%s\nwant one:\n%s", got, want)
+			}
+		})
 	}
 }

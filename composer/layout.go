@@ -159,7 +159,7 @@ func compilePage(pc PageConfig, html []byte, frags map[string]*Fragment) (*Page,
 func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
 	f, ok := frags[m.Name]
 	if !ok {
-		return nil, fmt.Errorf("slot %q names no declared fragment", m.Name)
+		return nil, &unknownSlotError{name: m.Name}
 	}
 	s := &Slot{Fragment: f, Primary: f.Primary}
 	q := url.Values{}
@@ -178,6 +178,15 @@ func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
 	}
 	s.params = q.Encode()
 	return s, nil
+}
+
+// unknownSlotError is a slot naming a fragment the compiled config lacks:
+// undeclared, or declared but refused (then the fragment's own problem is
+// the one to report).
+type unknownSlotError struct{ name string }
+
+func (e *unknownSlotError) Error() string {
+	return fmt.Sprintf("slot %q names no declared fragment", e.name)
 }
 
 // bindNestedSlot binds a marker found in a fragment's answer to f: every

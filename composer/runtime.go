@@ -51,7 +51,7 @@ func newRuntime(s *Site, old *runtime, m *meters) *runtime {
 // client and a breaker.
 func sameUpstream(a, b *Fragment) bool {
 	return a.URL == b.URL && a.MaxBytes == b.MaxBytes && a.Auth == b.Auth && a.secret == b.secret &&
-		a.BreakerFailures == b.BreakerFailures && a.BreakerCooldown == b.BreakerCooldown
+		a.Breaker == b.Breaker
 }
 
 // release frees what rt owns and the runtime in force (current) did not

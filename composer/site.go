@@ -141,10 +141,8 @@ type Fragment struct {
 	ForwardCookies []string
 	Auth           AuthKind
 	secret         string
-	// BreakerFailures consecutive failures open the fragment's circuit for
-	// BreakerCooldown; 0 disables the breaker.
-	BreakerFailures int
-	BreakerCooldown time.Duration
+	// Breaker tunes its circuit breaker.
+	Breaker BreakerSettings
 	// MaxKeys bounds the distinct cache keys it stores per window when
 	// it varies by an input without an allowlist; 0 when it does not.
 	MaxKeys int

@@ -132,7 +132,7 @@ func (s source) snapshot() Snapshot {
 			f.Range = cf.Version
 			// A fragment not fetched yet has no breaker yet: it is closed,
 			// unless the config turned breakers off.
-			if st.Breaker == "" && cf.BreakerFailures > 0 {
+			if st.Breaker == "" && cf.Breaker.On() {
 				f.Cells["circuit"] = "closed"
 			}
 		}
