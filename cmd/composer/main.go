@@ -41,6 +41,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	app.InstallRedisLogger(log)
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

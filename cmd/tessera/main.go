@@ -84,6 +84,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	app.InstallRedisLogger(log)
 	secrets := app.DevSecrets(getenv)
 	if len(secrets.Generated) > 0 {
 		log.Info("made up secrets for this run; set them to fix them", "vars", strings.Join(secrets.Generated, ","))
