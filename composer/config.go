@@ -106,7 +106,12 @@ type FragmentConfig struct {
 	SIE      string `yaml:"sie"`
 	Timeout  string `yaml:"timeout"`
 	Fallback string `yaml:"fallback"`
-	Primary  *bool  `yaml:"primary"`
+	// Fallbacks are fallbacks for the slots that place the fragment with
+	// a given view (view=mini), so that a degraded slot fits its place;
+	// a slot with another view, or none, gets Fallback. An empty one
+	// leaves the empty placeholder.
+	Fallbacks map[string]string `yaml:"fallbacks"`
+	Primary   *bool             `yaml:"primary"`
 	// MaxBytes bounds the fragment's response body.
 	MaxBytes int `yaml:"max_bytes"`
 	// MaxKeys bounds the distinct cache keys the fragment stores per
@@ -591,6 +596,20 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		} else {
 			f.Version, f.versionRange = fc.Version, c
 		}
+	}
+	for _, view := range sortedKeys(fc.Fallbacks) {
+		if !valuePattern.MatchString(view) {
+			v.addf(path+".fallbacks."+view, "%q is not a view name (use the value of the slots' view parameter, e.g. mini)", view)
+			continue
+		}
+		if vals, ok := fc.Params["view"]; ok && len(vals) > 0 && !containsString(vals, view) {
+			v.addf(path+".fallbacks."+view, "%q is not one of the views params.view lists (%s)", view, strings.Join(vals, ", "))
+			continue
+		}
+		if f.Fallbacks == nil {
+			f.Fallbacks = make(map[string][]byte, len(fc.Fallbacks))
+		}
+		f.Fallbacks[view] = []byte(fc.Fallbacks[view])
 	}
 	f.Nest = append([]string(nil), fc.Nest...)
 	for _, k := range sortedKeys(fc.Params) {

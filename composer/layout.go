@@ -177,7 +177,16 @@ func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
 		q.Set(p.Key, p.Value)
 	}
 	s.params = q.Encode()
+	s.fallback = f.fallbackFor(q.Get("view"))
 	return s, nil
+}
+
+// fallbackFor is the fallback of a slot placing f with view.
+func (f *Fragment) fallbackFor(view string) []byte {
+	if b, ok := f.Fallbacks[view]; ok && view != "" {
+		return b
+	}
+	return f.Fallback
 }
 
 // unknownSlotError is a slot naming a fragment the compiled config lacks:
@@ -199,7 +208,7 @@ func bindNestedSlot(m *Marker, f *Fragment) (*Slot, error) {
 		}
 		q.Set(p.Key, p.Value)
 	}
-	return &Slot{Fragment: f, params: q.Encode()}, nil
+	return &Slot{Fragment: f, params: q.Encode(), fallback: f.fallbackFor(q.Get("view"))}, nil
 }
 
 func containsString(list []string, s string) bool {

@@ -131,9 +131,11 @@ type Fragment struct {
 	TTLSet bool
 	// SWR is the stale-while-revalidate window after the TTL; SIE the
 	// stale-if-error window.
-	SWR, SIE       time.Duration
-	Timeout        time.Duration
-	Fallback       []byte
+	SWR, SIE time.Duration
+	Timeout  time.Duration
+	Fallback []byte
+	// Fallbacks are the fallbacks by slot view.
+	Fallbacks      map[string][]byte
 	Primary        bool
 	MaxBytes       int
 	Vary           []string
@@ -207,7 +209,11 @@ type Slot struct {
 	Primary  bool
 	// params is the slot's own query (from the marker), already encoded.
 	params string
-	index  int
+	// fallback is what the slot shows when the fragment cannot be
+	// served and has no stale copy: the fallback for its view, else the
+	// fragment's ("" for the empty placeholder).
+	fallback []byte
+	index    int
 }
 
 type pagePart struct {
