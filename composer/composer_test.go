@@ -484,7 +484,7 @@ func TestNotFoundAndMethod(t *testing.T) {
 }
 
 func TestCircuitBreakerSkipsFailingFragment(t *testing.T) {
-	e := newEnv(t, map[string]string{"a": "fallback: '<p>A resting</p>'\nbreaker: {failures: 3, cooldown: 300ms}"})
+	e := newEnv(t, map[string]string{"a": "fallback: '<p>A resting</p>'\nbreaker: {failures: 3, probes: 1, cooldown: 300ms}"})
 	e.a.SetStatus(500)
 	for range 3 {
 		if _, body := e.get("/"); !strings.Contains(body, "<p>A resting</p>") {

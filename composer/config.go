@@ -73,7 +73,10 @@ type LimitsConfig struct {
 
 // InputConfig says where a request input is read from, in order: the query
 // parameter, then the cookie, then Default. Values must match
-// [A-Za-z0-9_.-]{1,64}; anything else counts as absent.
+// [A-Za-z0-9_.-]{1,64}; anything else counts as absent. A page path
+// parameter ({story} in /news/{story}) is an input read from the path; it
+// may be declared here for its Values alone, and a path whose value is not
+// one of them matches no page (404).
 type InputConfig struct {
 	Query   string `yaml:"query"`
 	Cookie  string `yaml:"cookie"`
@@ -107,9 +110,19 @@ type FragmentConfig struct {
 	SIE      string `yaml:"sie"`
 	Timeout  string `yaml:"timeout"`
 	Fallback string `yaml:"fallback"`
-	Primary  *bool  `yaml:"primary"`
+	// Fallbacks are fallbacks for the slots that place the fragment with
+	// a given view (view=mini), so that a degraded slot fits its place;
+	// a slot with another view, or none, gets Fallback. An empty one
+	// leaves the empty placeholder.
+	Fallbacks map[string]string `yaml:"fallbacks"`
+	Primary   *bool             `yaml:"primary"`
 	// MaxBytes bounds the fragment's response body.
 	MaxBytes int `yaml:"max_bytes"`
+	// MaxKeys bounds the distinct cache keys the fragment stores per
+	// window (its TTL and stale windows) when it varies by an input
+	// without values (default 1000); past it, answers are served but not
+	// cached.
+	MaxKeys int `yaml:"max_keys"`
 	// Vary lists the inputs the fragment's output depends on; they are sent
 	// as query parameters and are part of the cache key.
 	Vary           []string      `yaml:"vary"`
@@ -129,11 +142,23 @@ type FragmentConfig struct {
 	Params map[string][]string `yaml:"params"`
 }
 
-// BreakerConfig tunes a fragment's circuit breaker: after Failures
-// consecutive failures the fragment is skipped (served stale or fallback at
-// once) for Cooldown, then probed with one request.
+// BreakerConfig tunes a fragment's circuit breaker. It opens when, over the
+// last Window, at least MinRequests fetches ended and at least FailureRate
+// of them failed; the fragment is then skipped (served stale or fallback
+// at once) for Cooldown, after which Probes requests are let through: all
+// succeeding closes it, any failing opens it again.
 type BreakerConfig struct {
-	Failures *int   `yaml:"failures"`
+	// MinRequests is the fewest finished fetches in the window before the
+	// rate may open the circuit (default 10); 0 turns the breaker off.
+	MinRequests *int `yaml:"min_requests"`
+	// Failures is the older name of MinRequests.
+	Failures *int `yaml:"failures"`
+	// FailureRate is the share of failed fetches, over 0 and at most 1,
+	// that opens the circuit (default 0.8).
+	FailureRate *float64 `yaml:"failure_rate"`
+	// Window is how far back fetches count (default 30s), in ten steps.
+	Window   string `yaml:"window"`
+	Probes   int    `yaml:"probes"`
 	Cooldown string `yaml:"cooldown"`
 }
 
@@ -306,24 +331,35 @@ func (v *validator) addf(path, format string, args ...any) {
 	v.errs = append(v.errs, &ConfigError{File: v.lf.file, Line: v.lf.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// addOnce adds a problem unless the same field already has one: a field of
+// defaults is checked for every fragment but reported once.
+func (v *validator) addOnce(path, format string, args ...any) {
+	for _, e := range v.errs {
+		if e.Field == path {
+			return
+		}
+	}
+	v.addf(path, format, args...)
+}
+
 func (v *validator) duration(path, s string, fallback, max time.Duration, allowZero bool) time.Duration {
 	if s == "" {
 		return fallback
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		v.addf(path, "%q is not a duration (use e.g. 500ms, 30s, 5m)", s)
+		v.addOnce(path, "%q is not a duration (use e.g. 500ms, 30s, 5m)", s)
 		return fallback
 	}
 	switch {
 	case d < 0:
-		v.addf(path, "%q must not be negative", s)
+		v.addOnce(path, "%q must not be negative", s)
 		return fallback
 	case d == 0 && !allowZero:
-		v.addf(path, "%q must be more than zero", s)
+		v.addOnce(path, "%q must be more than zero", s)
 		return fallback
 	case d > max:
-		v.addf(path, "%q is more than the limit of %s", s, max)
+		v.addOnce(path, "%q is more than the limit of %s", s, max)
 		return fallback
 	}
 	return d
@@ -365,7 +401,7 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		if !namePattern.MatchString(name) {
 			v.addf(path, "input name %q must match %s", name, namePattern)
 		}
-		if in.Query == "" && in.Cookie == "" && in.Default == "" {
+		if in.Query == "" && in.Cookie == "" && in.Default == "" && !pathParams[name] {
 			v.addf(path, "needs at least one of query, cookie or default")
 		}
 		if in.Default != "" && !valuePattern.MatchString(in.Default) {
@@ -434,11 +470,23 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 			continue
 		}
 		p, err := compilePage(pc, html, site.Fragments)
+		if unknown := (*unknownSlotError)(nil); errors.As(err, &unknown) {
+			if _, declared := c.Fragments[unknown.name]; declared {
+				// The fragment is declared but was refused: its own
+				// problem is the root cause, reported already.
+				continue
+			}
+		}
 		if err != nil {
 			v.addf(path+".layout", "%v", err)
 			continue
 		}
 		if len(params) > 0 {
+			for i := range segs {
+				if segs[i].param != "" {
+					segs[i].values = c.Inputs[segs[i].param].Values
+				}
+			}
 			p.segments = segs
 			site.patterns = append(site.patterns, p)
 		}
@@ -515,31 +563,34 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 	default:
 		f.URL = fc.URL
 	}
-	pick := func(a, b string) string {
-		if a != "" {
-			return a
+	// A field left unset takes the default's, whose problems are
+	// reported once, against defaults, not against every fragment.
+	d := func(field, own, def string, fallback, max time.Duration, allowZero bool) time.Duration {
+		if own != "" {
+			return v.duration(path+"."+field, own, fallback, max, allowZero)
 		}
-		return b
+		return v.duration("defaults."+field, def, fallback, max, allowZero)
 	}
-	f.TTL = v.duration(path+".ttl", pick(fc.TTL, def.TTL), 0, maxWindow, true)
-	f.TTLSet = pick(fc.TTL, def.TTL) != ""
-	f.SWR = v.duration(path+".swr", pick(fc.SWR, def.SWR), 0, maxWindow, true)
-	f.SIE = v.duration(path+".sie", pick(fc.SIE, def.SIE), 0, maxWindow, true)
-	f.Timeout = v.duration(path+".timeout", pick(fc.Timeout, def.Timeout), DefaultTimeout, maxTimeout, false)
+	f.TTL = d("ttl", fc.TTL, def.TTL, 0, maxWindow, true)
+	f.TTLSet = fc.TTL != "" || def.TTL != ""
+	f.SWR = d("swr", fc.SWR, def.SWR, 0, maxWindow, true)
+	f.SIE = d("sie", fc.SIE, def.SIE, 0, maxWindow, true)
+	f.Timeout = d("timeout", fc.Timeout, def.Timeout, DefaultTimeout, maxTimeout, false)
 	if fc.Primary != nil {
 		f.Primary = *fc.Primary
 	} else if def.Primary != nil {
 		f.Primary = *def.Primary
 	}
+	field := path + ".max_bytes"
 	f.MaxBytes = fc.MaxBytes
 	if f.MaxBytes == 0 {
-		f.MaxBytes = def.MaxBytes
+		f.MaxBytes, field = def.MaxBytes, "defaults.max_bytes"
 	}
 	switch {
 	case f.MaxBytes == 0:
 		f.MaxBytes = DefaultMaxBytes
 	case f.MaxBytes < 0 || f.MaxBytes > 64<<20:
-		v.addf(path+".max_bytes", "%d must be between 1 and %d", f.MaxBytes, 64<<20)
+		v.addOnce(field, "%d must be between 1 and %d", f.MaxBytes, 64<<20)
 	}
 	for i, in := range fc.Vary {
 		if _, ok := inputs[in]; !ok {
@@ -548,24 +599,9 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 	}
 	f.Vary = append([]string(nil), fc.Vary...)
 	sort.Strings(f.Vary)
-	for i, h := range append(append([]string(nil), def.ForwardHeaders...), fc.ForwardHeaders...) {
-		if !valuePattern.MatchString(h) {
-			v.addf(fmt.Sprintf("%s.forward_headers[%d]", path, i), "%q is not a header name", h)
-			continue
-		}
-		if isHopHeader(h) {
-			v.addf(fmt.Sprintf("%s.forward_headers[%d]", path, i), "%q cannot be forwarded", h)
-			continue
-		}
-		f.ForwardHeaders = append(f.ForwardHeaders, h)
-	}
-	for i, c := range append(append([]string(nil), def.ForwardCookies...), fc.ForwardCookies...) {
-		if !valuePattern.MatchString(c) {
-			v.addf(fmt.Sprintf("%s.forward_cookies[%d]", path, i), "%q is not a cookie name", c)
-			continue
-		}
-		f.ForwardCookies = append(f.ForwardCookies, c)
-	}
+	f.MaxKeys = v.maxKeys(path, fc.MaxKeys, def.MaxKeys, f.Vary, inputs)
+	f.ForwardHeaders = v.forwardHeaders(path, fc.ForwardHeaders, def.ForwardHeaders)
+	f.ForwardCookies = v.forwardCookies(path, fc.ForwardCookies, def.ForwardCookies)
 	if fc.Version != "" {
 		c, err := semver.NewConstraint(fc.Version)
 		if err != nil {
@@ -573,6 +609,20 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		} else {
 			f.Version, f.versionRange = fc.Version, c
 		}
+	}
+	for _, view := range sortedKeys(fc.Fallbacks) {
+		if !valuePattern.MatchString(view) {
+			v.addf(path+".fallbacks."+view, "%q is not a view name (use the value of the slots' view parameter, e.g. mini)", view)
+			continue
+		}
+		if vals, ok := fc.Params["view"]; ok && len(vals) > 0 && !containsString(vals, view) {
+			v.addf(path+".fallbacks."+view, "%q is not one of the views params.view lists (%s)", view, strings.Join(vals, ", "))
+			continue
+		}
+		if f.Fallbacks == nil {
+			f.Fallbacks = make(map[string][]byte, len(fc.Fallbacks))
+		}
+		f.Fallbacks[view] = []byte(fc.Fallbacks[view])
 	}
 	f.Nest = append([]string(nil), fc.Nest...)
 	for _, k := range sortedKeys(fc.Params) {
@@ -590,19 +640,10 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		}
 		f.Params[k] = append([]string{}, fc.Params[k]...)
 	}
-	f.BreakerFailures = DefaultBreakerFailures
-	if fc.Breaker.Failures != nil {
-		f.BreakerFailures = *fc.Breaker.Failures
-	} else if def.Breaker.Failures != nil {
-		f.BreakerFailures = *def.Breaker.Failures
-	}
-	if f.BreakerFailures < 0 || f.BreakerFailures > 1000 {
-		v.addf(path+".breaker.failures", "%d must be between 0 (off) and 1000", f.BreakerFailures)
-	}
-	f.BreakerCooldown = v.duration(path+".breaker.cooldown", pick(fc.Breaker.Cooldown, def.Breaker.Cooldown), DefaultBreakerCooldown, time.Hour, false)
-	auth := fc.Auth
+	f.Breaker = v.breaker(path, fc.Breaker, def.Breaker)
+	auth, apath := fc.Auth, path+".auth"
 	if auth.Kind == "" {
-		auth = def.Auth
+		auth, apath = def.Auth, "defaults.auth"
 	}
 	switch auth.Kind {
 	case "", "none":
@@ -613,16 +654,16 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 			f.Auth = AuthHMAC
 		}
 		if auth.SecretEnv == "" {
-			v.addf(path+".auth.secret_env", "%s auth needs secret_env (the variable holding the secret)", auth.Kind)
+			v.addOnce(apath+".secret_env", "%s auth needs secret_env (the variable holding the secret)", auth.Kind)
 			break
 		}
 		secret := env(auth.SecretEnv)
 		if secret == "" {
-			v.addf(path+".auth.secret_env", "environment variable %s is empty", auth.SecretEnv)
+			v.addOnce(apath+".secret_env", "environment variable %s is empty", auth.SecretEnv)
 		}
 		f.secret = secret
 	default:
-		v.addf(path+".auth.kind", "%q is not one of none, bearer, hmac", auth.Kind)
+		v.addOnce(apath+".kind", "%q is not one of none, bearer, hmac", auth.Kind)
 	}
 	if len(v.errs) > nerr {
 		return nil
@@ -630,11 +671,153 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 	return f
 }
 
-var hopHeaders = []string{"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", "authorization"}
+// breaker compiles a fragment's breaker settings: each field its own, else
+// the default's (reported once, against defaults), else the built-in one.
+func (v *validator) breaker(path string, own, def BreakerConfig) BreakerSettings {
+	b := BreakerSettings{
+		MinRequests: DefaultBreakerMinRequests,
+		FailureRate: DefaultBreakerFailureRate,
+		Window:      DefaultBreakerWindow,
+		Probes:      DefaultBreakerProbes,
+		Cooldown:    DefaultBreakerCooldown,
+	}
+	for _, layer := range []struct {
+		path string
+		c    BreakerConfig
+	}{{"defaults.breaker", def}, {path + ".breaker", own}} {
+		c, p := layer.c, layer.path
+		switch {
+		case c.MinRequests != nil && c.Failures != nil:
+			v.addOnce(p+".failures", "failures is the older name of min_requests; set only min_requests")
+		case c.MinRequests != nil || c.Failures != nil:
+			n, name := c.MinRequests, "min_requests"
+			if n == nil {
+				n, name = c.Failures, "failures"
+			}
+			if *n < 0 || *n > 10000 {
+				v.addOnce(p+"."+name, "%d must be between 0 (off) and 10000", *n)
+			} else {
+				b.MinRequests = *n
+			}
+		}
+		if r := c.FailureRate; r != nil {
+			if !(*r > 0 && *r <= 1) {
+				v.addOnce(p+".failure_rate", "%v must be over 0 and at most 1 (0.8 opens the circuit when 80%% of the fetches in the window failed)", *r)
+			} else {
+				b.FailureRate = *r
+			}
+		}
+		if c.Probes != 0 {
+			if c.Probes < 1 || c.Probes > 100 {
+				v.addOnce(p+".probes", "%d must be between 1 and 100", c.Probes)
+			} else {
+				b.Probes = c.Probes
+			}
+		}
+		b.Window = v.duration(p+".window", c.Window, b.Window, time.Hour, false)
+		b.Cooldown = v.duration(p+".cooldown", c.Cooldown, b.Cooldown, time.Hour, false)
+	}
+	if b.Window < 10*time.Millisecond {
+		v.addOnce(path+".breaker.window", "%s is shorter than 10ms", b.Window)
+	}
+	return b
+}
 
-func isHopHeader(h string) bool {
-	for _, hh := range hopHeaders {
-		if strings.EqualFold(h, hh) {
+// maxKeys is a fragment's key bound: 0 when every input it varies by has
+// an allowlist, else its max_keys, the default's, or DefaultMaxKeys.
+func (v *validator) maxKeys(path string, own, def int, vary []string, inputs map[string]InputConfig) int {
+	n, field := own, path+".max_keys"
+	if n == 0 {
+		n, field = def, "defaults.max_keys"
+	}
+	switch {
+	case n == 0:
+		n = DefaultMaxKeys
+	case n < 0 || n > 1_000_000:
+		v.addOnce(field, "%d must be between 1 and 1000000", n)
+		n = DefaultMaxKeys
+	}
+	for _, name := range vary {
+		if in, ok := inputs[name]; ok && len(in.Values) == 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+// SessionCookie is the composer's own admin session cookie: it is never
+// forwarded to a fragment, whatever the config says.
+const SessionCookie = "tessera_session"
+
+// refusedHeaders are the request headers forward_headers may not name,
+// with what to use instead: credentials, cookies and hop-by-hop headers
+// belong to the connection or the user, never to a fragment's config.
+var refusedHeaders = map[string]string{
+	"cookie":              "name the cookies in forward_cookies",
+	"authorization":       "the composer authenticates itself with auth (bearer or hmac)",
+	"proxy-authorization": "the composer authenticates itself with auth (bearer or hmac)",
+	"host":                "the fragment's url sets it",
+	"connection":          "it is hop-by-hop and belongs to one connection",
+	"keep-alive":          "it is hop-by-hop and belongs to one connection",
+	"proxy-authenticate":  "it is hop-by-hop and belongs to one connection",
+	"proxy-connection":    "it is hop-by-hop and belongs to one connection",
+	"te":                  "it is hop-by-hop and belongs to one connection",
+	"trailer":             "it is hop-by-hop and belongs to one connection",
+	"transfer-encoding":   "it is hop-by-hop and belongs to one connection",
+	"upgrade":             "it is hop-by-hop and belongs to one connection",
+	"content-length":      "the composer sends a GET without a body",
+}
+
+// forwardHeaders checks defaults.forward_headers (reported once, against
+// defaults) and the fragment's own list, and returns the two together.
+func (v *validator) forwardHeaders(path string, own, def []string) []string {
+	var out []string
+	for _, list := range []struct {
+		path  string
+		names []string
+	}{{"defaults", def}, {path, own}} {
+		for i, h := range list.names {
+			field := fmt.Sprintf("%s.forward_headers[%d]", list.path, i)
+			why, refused := refusedHeaders[strings.ToLower(h)]
+			switch {
+			case !valuePattern.MatchString(h):
+				v.addOnce(field, "%q is not a header name", h)
+			case refused:
+				v.addOnce(field, "%q cannot be forwarded: %s", h, why)
+			case !containsFold(out, h):
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
+
+// forwardCookies checks defaults.forward_cookies and the fragment's own
+// list; the composer's session cookie is refused.
+func (v *validator) forwardCookies(path string, own, def []string) []string {
+	var out []string
+	for _, list := range []struct {
+		path  string
+		names []string
+	}{{"defaults", def}, {path, own}} {
+		for i, c := range list.names {
+			field := fmt.Sprintf("%s.forward_cookies[%d]", list.path, i)
+			switch {
+			case !valuePattern.MatchString(c):
+				v.addOnce(field, "%q is not a cookie name", c)
+			case c == SessionCookie:
+				v.addOnce(field, "%q is the composer's own admin session and is never forwarded", c)
+			case !containsString(out, c):
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
 			return true
 		}
 	}

@@ -172,16 +172,17 @@ func (r *pageRun) resolve(sr *slotRun) {
 	fr.m.result(resultMiss)
 }
 
-// degrade fills a slot that could not be fetched: its stale copy, its
-// fallback, or the empty placeholder.
+// degrade fills a slot that could not be fetched: its stale copy, the
+// fallback for its place (its view's, else the fragment's), or the empty
+// placeholder.
 func (r *pageRun) degrade(sr *slotRun, err error) {
 	f := sr.ps.slot.Fragment
 	sr.res.err = err
 	switch {
 	case sr.stale != nil:
 		sr.res.body, sr.res.result, sr.res.served = sr.stale.Body, resultStale, servedStale
-	case len(f.Fallback) > 0:
-		sr.res.body, sr.res.result, sr.res.served = f.Fallback, resultError, servedFallback
+	case len(sr.ps.slot.fallback) > 0:
+		sr.res.body, sr.res.result, sr.res.served = sr.ps.slot.fallback, resultError, servedFallback
 	default:
 		sr.res.body, sr.res.result, sr.res.served = emptySlot(f.Name), resultError, servedEmpty
 	}
@@ -268,7 +269,7 @@ func (c *Composer) fetchAndStore(fr *fragRuntime, ps *plannedSlot) (*answer, err
 		return a, nil
 	}
 	e := &Entry{Body: a.body, Version: a.version, Stored: start, MaxAge: a.cc.TTL(), SWR: a.cc.SWR, SIE: a.cc.SIE}
-	if keep := c.freshness(f, e).keep(); keep > 0 {
+	if keep := c.freshness(f, e).keep(); keep > 0 && fr.mayStore(ps.key, start, keep) {
 		c.store(ps.key, e, keep)
 	}
 	return a, nil

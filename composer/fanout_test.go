@@ -14,6 +14,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 )
 
@@ -567,5 +568,22 @@ pages:
 		if ev.Slot != "a.b" || ev.ParentID != top.SpanID || ev.SpanID == "" || ev.Result != "miss" {
 			t.Fatalf("nested slot event %+v, want a.b under span %s", ev, top.SpanID)
 		}
+	}
+}
+
+// TestSessionCookieNeverForwarded: even a Site that names the session
+// cookie or the Cookie header (built without the config's checks) sends
+// neither to a fragment.
+func TestSessionCookieNeverForwarded(t *testing.T) {
+	site := unitSite(t)
+	site.Fragments["a"].ForwardCookies = []string{SessionCookie, "consent"}
+	site.Fragments["a"].ForwardHeaders = []string{"Cookie", "Accept-Language"}
+	var rc fasthttp.RequestCtx
+	rc.Request.Header.Set("Cookie", SessionCookie+"=SECRET; consent=yes")
+	rc.Request.Header.Set("Accept-Language", "fr")
+	fw := readForwardable(&rc, site)
+	want := forwardable{headers: map[string]string{"Accept-Language": "fr"}, cookies: map[string]string{"consent": "yes"}}
+	if diff := cmp.Diff(want, fw, cmp.AllowUnexported(forwardable{})); diff != "" {
+		t.Fatalf("forwarded (-want +got):\n%s", diff)
 	}
 }

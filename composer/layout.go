@@ -94,7 +94,7 @@ func compilePage(pc PageConfig, html []byte, frags map[string]*Fragment) (*Page,
 func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
 	f, ok := frags[m.Name]
 	if !ok {
-		return nil, fmt.Errorf("slot %q names no declared fragment", m.Name)
+		return nil, &unknownSlotError{name: m.Name}
 	}
 	s := &Slot{Fragment: f, Primary: f.Primary, chain: []string{f.Name}}
 	q := url.Values{}
@@ -118,7 +118,25 @@ func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
 		q.Set(p.Key, p.Value)
 	}
 	s.params = q.Encode()
+	s.fallback = f.fallbackFor(q.Get("view"))
 	return s, nil
+}
+
+// fallbackFor is the fallback of a slot placing f with view.
+func (f *Fragment) fallbackFor(view string) []byte {
+	if b, ok := f.Fallbacks[view]; ok && view != "" {
+		return b
+	}
+	return f.Fallback
+}
+
+// unknownSlotError is a slot naming a fragment the compiled config lacks:
+// undeclared, or declared but refused (then the fragment's own problem is
+// the one to report).
+type unknownSlotError struct{ name string }
+
+func (e *unknownSlotError) Error() string {
+	return fmt.Sprintf("slot %q names no declared fragment", e.name)
 }
 
 // bindNestedSlot binds a marker found in a fragment's answer to f: every
@@ -131,7 +149,7 @@ func bindNestedSlot(m *Marker, f *Fragment) (*Slot, error) {
 		}
 		q.Set(p.Key, p.Value)
 	}
-	return &Slot{Fragment: f, params: q.Encode()}, nil
+	return &Slot{Fragment: f, params: q.Encode(), fallback: f.fallbackFor(q.Get("view"))}, nil
 }
 
 func containsString(list []string, s string) bool {

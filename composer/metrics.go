@@ -38,6 +38,9 @@ type fragMeters struct {
 	// the fragment's own latency rather than queueing under load. It
 	// chooses between streaming and buffering a page.
 	ewma atomic.Int64
+	// overKeys counts answers not stored because the fragment's key
+	// bound was reached.
+	overKeys *metrics.Counter
 
 	recMu     sync.Mutex
 	durs      [256]time.Duration // recent upstream answer times, a ring
@@ -132,6 +135,7 @@ func (m *meters) fragment(name string) *fragMeters {
 		stale:        res(resultStale),
 		error:        res(resultError),
 		fetchSeconds: m.set.GetOrCreatePrometheusHistogram(`tessera_fragment_fetch_seconds` + l + `}`),
+		overKeys:     m.set.GetOrCreateCounter(`tessera_cache_keys_over_bound_total` + l + `}`),
 		errs:         map[string]*metrics.Counter{},
 		set:          m.set,
 		name:         name,
@@ -153,7 +157,7 @@ func (m *meters) drop(name string) {
 	}
 	fm := v.(*fragMeters)
 	l := `{fragment="` + name + `"`
-	names := []string{`tessera_fragment_fetches_total` + l + `}`, `tessera_fragment_fetch_seconds` + l + `}`}
+	names := []string{`tessera_fragment_fetches_total` + l + `}`, `tessera_fragment_fetch_seconds` + l + `}`, `tessera_cache_keys_over_bound_total` + l + `}`}
 	for _, r := range []cacheResult{resultHit, resultMiss, resultStale, resultError} {
 		names = append(names, `tessera_cache_results_total`+l+`,result="`+r.String()+`"}`)
 	}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -40,10 +41,16 @@ type forwardable struct {
 	cookies map[string]string
 }
 
+// readForwardable reads what the site's fragments may be sent. The
+// composer's own session cookie and the Cookie header are never read, even
+// from a Site built without the config's checks.
 func readForwardable(rc *fasthttp.RequestCtx, site *Site) forwardable {
 	var fw forwardable
 	for _, f := range site.Fragments {
 		for _, h := range f.ForwardHeaders {
+			if _, refused := refusedHeaders[strings.ToLower(h)]; refused {
+				continue
+			}
 			if v := rc.Request.Header.Peek(h); len(v) > 0 && len(v) <= 4096 {
 				if fw.headers == nil {
 					fw.headers = make(map[string]string)
@@ -52,6 +59,9 @@ func readForwardable(rc *fasthttp.RequestCtx, site *Site) forwardable {
 			}
 		}
 		for _, c := range f.ForwardCookies {
+			if c == SessionCookie {
+				continue
+			}
 			if v := rc.Request.Header.Cookie(c); len(v) > 0 && len(v) <= 4096 {
 				if fw.cookies == nil {
 					fw.cookies = make(map[string]string)

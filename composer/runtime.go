@@ -21,6 +21,9 @@ type fragRuntime struct {
 	client  *fasthttp.Client
 	breaker *breaker
 	m       *fragMeters
+	// keys bounds the distinct cache keys the fragment stores (nil: its
+	// keys are bounded by allowlists).
+	keys *keyBound
 }
 
 // newRuntime builds the runtime for s. A fragment whose upstream settings
@@ -29,7 +32,7 @@ type fragRuntime struct {
 func newRuntime(s *Site, old *runtime, m *meters) *runtime {
 	rt := &runtime{site: s, frags: make(map[string]*fragRuntime, len(s.Fragments))}
 	for name, f := range s.Fragments {
-		fr := &fragRuntime{f: f, m: m.fragment(name)}
+		fr := &fragRuntime{f: f, m: m.fragment(name), keys: newKeyBound(f)}
 		if old != nil {
 			if prev := old.frags[name]; prev != nil && sameUpstream(prev.f, f) {
 				fr.client, fr.breaker = prev.client, prev.breaker
@@ -48,7 +51,7 @@ func newRuntime(s *Site, old *runtime, m *meters) *runtime {
 // client and a breaker.
 func sameUpstream(a, b *Fragment) bool {
 	return a.URL == b.URL && a.MaxBytes == b.MaxBytes && a.Auth == b.Auth && a.secret == b.secret &&
-		a.BreakerFailures == b.BreakerFailures && a.BreakerCooldown == b.BreakerCooldown
+		a.Breaker == b.Breaker
 }
 
 // release frees what rt owns and the runtime in force (current) did not

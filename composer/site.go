@@ -64,7 +64,7 @@ func (p *Page) match(path string) (map[string]string, bool) {
 			}
 			continue
 		}
-		if !valuePattern.MatchString(part) {
+		if !valuePattern.MatchString(part) || len(seg.values) > 0 && !containsString(seg.values, part) {
 			return nil, false
 		}
 		if params == nil {
@@ -78,6 +78,9 @@ func (p *Page) match(path string) (map[string]string, bool) {
 // segment is one /-separated part of a page path: a literal, or a {param}.
 type segment struct {
 	literal, param string
+	// values is the param's allowlist (inputs.NAME.values): a path with
+	// any other value matches no page.
+	values []string
 }
 
 // parsePath splits a page path into segments and reports its parameters.
@@ -133,9 +136,11 @@ type Fragment struct {
 	TTLSet bool
 	// SWR is the stale-while-revalidate window after the TTL; SIE the
 	// stale-if-error window.
-	SWR, SIE       time.Duration
-	Timeout        time.Duration
-	Fallback       []byte
+	SWR, SIE time.Duration
+	Timeout  time.Duration
+	Fallback []byte
+	// Fallbacks are the fallbacks by slot view.
+	Fallbacks      map[string][]byte
 	Primary        bool
 	MaxBytes       int
 	Vary           []string
@@ -143,10 +148,11 @@ type Fragment struct {
 	ForwardCookies []string
 	Auth           AuthKind
 	secret         string
-	// BreakerFailures consecutive failures open the fragment's circuit for
-	// BreakerCooldown; 0 disables the breaker.
-	BreakerFailures int
-	BreakerCooldown time.Duration
+	// Breaker tunes its circuit breaker.
+	Breaker BreakerSettings
+	// MaxKeys bounds the distinct cache keys it stores per window when
+	// it varies by an input without an allowlist; 0 when it does not.
+	MaxKeys int
 	// Version is the accepted version range ("" accepts any).
 	Version      string
 	versionRange *semver.Constraints
@@ -223,6 +229,10 @@ type Slot struct {
 	// its placeholder keeps.
 	order   order
 	reserve string
+	// fallback is what the slot shows when the fragment cannot be
+	// served and has no stale copy: the fallback for its view, else the
+	// fragment's ("" for the empty placeholder).
+	fallback []byte
 }
 
 type pagePart struct {

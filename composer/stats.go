@@ -23,6 +23,9 @@ type FragmentStats struct {
 	LastErrorAt time.Time
 	// Breaker is the circuit state: closed, open, half-open, or "".
 	Breaker string
+	// OverKeys counts answers served but not cached because the
+	// fragment's key bound was reached.
+	OverKeys uint64
 }
 
 // Stats returns the counts for the named fragment; an unknown name has
@@ -34,12 +37,13 @@ func (c *Composer) Stats(name string) FragmentStats {
 	}
 	fm := v.(*fragMeters)
 	st := FragmentStats{
-		Hits:    fm.hit.Get(),
-		Misses:  fm.miss.Get(),
-		Stale:   fm.stale.Get(),
-		Errors:  fm.error.Get(),
-		Fetches: fm.fetches.Get(),
-		Breaker: c.BreakerState(name),
+		Hits:     fm.hit.Get(),
+		Misses:   fm.miss.Get(),
+		Stale:    fm.stale.Get(),
+		Errors:   fm.error.Get(),
+		Fetches:  fm.fetches.Get(),
+		OverKeys: fm.overKeys.Get(),
+		Breaker:  c.BreakerState(name),
 	}
 	fm.errMu.Lock()
 	for reason, ctr := range fm.errs {

@@ -236,27 +236,59 @@ func slotQuery(s *Slot, inputs map[string]string) string {
 	return b.String()
 }
 
-// Breaker defaults.
+// Breaker defaults: a fragment is skipped once 80% of at least 10
+// fetches over the last 30 s failed; 5 s later three probes decide.
 const (
-	DefaultBreakerFailures = 5
-	DefaultBreakerCooldown = 5 * time.Second
+	DefaultBreakerMinRequests = 10
+	DefaultBreakerFailureRate = 0.8
+	DefaultBreakerWindow      = 30 * time.Second
+	DefaultBreakerProbes      = 3
+	DefaultBreakerCooldown    = 5 * time.Second
 )
+
+// BreakerSettings are a fragment's compiled breaker settings (see
+// BreakerConfig).
+type BreakerSettings struct {
+	// MinRequests finished fetches in the window before the rate counts;
+	// 0 means no breaker.
+	MinRequests int
+	FailureRate float64
+	Window      time.Duration
+	Probes      int
+	Cooldown    time.Duration
+}
+
+// On reports whether the fragment has a breaker.
+func (s BreakerSettings) On() bool { return s.MinRequests > 0 }
+
+// tripped reports whether counts over the window open the circuit: enough
+// fetches ended, and enough of them failed. Fetches still running count
+// for neither.
+func (s BreakerSettings) tripped(c gobreaker.Counts) bool {
+	done := c.TotalSuccesses + c.TotalFailures
+	return done >= uint32(s.MinRequests) && float64(c.TotalFailures) >= s.FailureRate*float64(done)
+}
 
 // breaker is a fragment's circuit breaker; nil when the fragment has none.
 type breaker struct {
 	cb *gobreaker.CircuitBreaker[*answer]
 }
 
+// newBreaker is f's breaker: a rolling window of ten buckets, and Probes
+// requests let through half-open, every one of which must succeed to close
+// it.
 func newBreaker(f *Fragment) *breaker {
-	if f.BreakerFailures <= 0 {
+	s := f.Breaker
+	if !s.On() {
 		return nil
 	}
-	n := uint32(f.BreakerFailures)
 	return &breaker{cb: gobreaker.NewCircuitBreaker[*answer](gobreaker.Settings{
-		Name:        f.Name,
-		MaxRequests: 1,
-		Timeout:     f.BreakerCooldown,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= n },
+		Name:         f.Name,
+		MaxRequests:  uint32(s.Probes),
+		Interval:     s.Window,
+		BucketPeriod: s.Window / 10,
+		Timeout:      s.Cooldown,
+		ReadyToTrip:  s.tripped,
 	})}
 }
 

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/tessera-dev/tessera/internal/app"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 )
 
 func main() {
@@ -46,7 +47,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	app.RouteRedisLogs(log)
+	redisconn.InstallLogger(log)
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

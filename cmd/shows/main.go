@@ -52,6 +52,7 @@ func newService(env fragment.Env) (*fragment.Server, error) {
 	if url := env.Getenv("REDIS_URL"); url != "" {
 		// Announce a new show to every composer on this Redis: purging the
 		// shows fragment makes the next page fetch it again.
+		redisconn.InstallLogger(env.Log)
 		rdb, err := redisconn.NewClient(url)
 		if err != nil {
 			return nil, err

@@ -26,6 +26,7 @@ import (
 
 	"github.com/tessera-dev/tessera/internal/app"
 	"github.com/tessera-dev/tessera/internal/cli"
+	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/scaffold"
 )
 
@@ -95,7 +96,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	app.RouteRedisLogs(log)
+	redisconn.InstallLogger(log)
 	secrets := app.DevSecrets(getenv)
 	if len(secrets.Generated) > 0 {
 		log.Info("made up secrets for this run; set them to fix them", "vars", strings.Join(secrets.Generated, ","))

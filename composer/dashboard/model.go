@@ -132,7 +132,7 @@ func (s source) snapshot() Snapshot {
 			f.Range = cf.Version
 			// A fragment not fetched yet has no breaker yet: it is closed,
 			// unless the config turned breakers off.
-			if st.Breaker == "" && cf.BreakerFailures > 0 {
+			if st.Breaker == "" && cf.Breaker.On() {
 				f.Cells["circuit"] = "closed"
 			}
 		}
@@ -221,6 +221,10 @@ func fragment(r admin.Fragment, st composer.FragmentStats, now time.Time) Fragme
 		"lasterror": "none",
 		"lasterrat": "",
 		"gen":       "generation " + strconv.FormatUint(r.Generation, 10),
+		"overkeys":  "",
+	}
+	if st.OverKeys > 0 {
+		c["overkeys"] = count(st.OverKeys) + plural(st.OverKeys, " answer", " answers") + " not cached: key bound reached"
 	}
 	for _, s := range f.Settings {
 		c[s.Field] = s.Value

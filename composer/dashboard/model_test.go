@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/admin"
 )
 
 func TestFormats(t *testing.T) {
@@ -44,5 +47,16 @@ func TestVersionsMostAnswersFirst(t *testing.T) {
 	}
 	if got := versions(nil); len(got) != 0 {
 		t.Errorf("no versions: %v", got)
+	}
+}
+
+func TestOverKeysCell(t *testing.T) {
+	t.Parallel()
+	f := fragment(admin.Fragment{Name: "headlines", Timeout: "800ms"}, composer.FragmentStats{OverKeys: 1234}, time.Now())
+	if got, want := f.Cells["overkeys"], "1,234 answers not cached: key bound reached"; got != want {
+		t.Errorf("overkeys = %q, want %q", got, want)
+	}
+	if f := fragment(admin.Fragment{Name: "weather"}, composer.FragmentStats{}, time.Now()); f.Cells["overkeys"] != "" {
+		t.Errorf("overkeys = %q for a fragment under its bound, want empty", f.Cells["overkeys"])
 	}
 }

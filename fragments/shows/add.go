@@ -47,11 +47,11 @@ func (h *handler) add(ctx *fasthttp.RequestCtx) error {
 	if len(body) > MaxBodyBytes {
 		return fragment.Errorf(fasthttp.StatusRequestEntityTooLarge, "body is larger than %d bytes", MaxBodyBytes)
 	}
-	in, err := decodeNewShow(body)
+	now := h.cfg.Now().UTC()
+	in, err := decodeNewShow(body, now.Year())
 	if err != nil {
 		return err
 	}
-	now := h.cfg.Now().UTC()
 	if err := in.validate(now.Year()); err != nil {
 		return err
 	}
@@ -80,7 +80,25 @@ func (h *handler) add(ctx *fasthttp.RequestCtx) error {
 	return fragment.WriteJSON(ctx, fasthttp.StatusCreated, show)
 }
 
-func decodeNewShow(body []byte) (NewShow, error) {
+// expected says what a field of NewShow holds, for the error that names a
+// value of the wrong type.
+func expected(field string, thisYear int) string {
+	switch field {
+	case "year":
+		return fmt.Sprintf("a whole number between %d and %d", MinYear, thisYear+maxYearsAhead)
+	case "episodes":
+		return fmt.Sprintf("a whole number between 1 and %d", MaxEpisodes)
+	case "title":
+		return fmt.Sprintf("text of at most %d characters", MaxTitleLen)
+	case "genre":
+		return fmt.Sprintf("text of at most %d characters", MaxGenreLen)
+	case "synopsis":
+		return fmt.Sprintf("text of at most %d characters", MaxSynopsisLen)
+	}
+	return "another type"
+}
+
+func decodeNewShow(body []byte, thisYear int) (NewShow, error) {
 	var in NewShow
 	if len(bytes.TrimSpace(body)) == 0 {
 		return in, fragment.Errorf(fasthttp.StatusBadRequest, "body must be a JSON object")
@@ -90,7 +108,7 @@ func decodeNewShow(body []byte) (NewShow, error) {
 	if err := dec.Decode(&in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return in, fragment.Errorf(fasthttp.StatusBadRequest, "%s must be a %s", te.Field, te.Type.Kind())
+			return in, fragment.Errorf(fasthttp.StatusBadRequest, "%s: must be %s", te.Field, expected(te.Field, thisYear))
 		}
 		if strings.HasPrefix(err.Error(), "json: unknown field ") {
 			return in, fragment.Errorf(fasthttp.StatusBadRequest, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))

@@ -1,13 +1,10 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // NewLogger returns a slog logger at level ("debug", "info", "warn",
@@ -33,18 +30,4 @@ func Getenv(getenv func(string) string, key, fallback string) string {
 		return v
 	}
 	return fallback
-}
-
-// RouteRedisLogs sends go-redis's own log lines (each failed dial of a
-// pool, for one) to log at debug level, instead of to stderr: the errors
-// they describe are counted and logged once where the composer handles
-// them. go-redis's logger is process-wide, so the mains call this once.
-func RouteRedisLogs(log *slog.Logger) {
-	redis.SetLogger(redisLogger{log.With("component", "go-redis")})
-}
-
-type redisLogger struct{ log *slog.Logger }
-
-func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }

@@ -49,7 +49,6 @@ func (e *env) checkFile(file string) error {
 	if !errors.As(err, &problems) {
 		return fmt.Errorf("check %s: %w", file, err)
 	}
-	problems = withoutEchoes(problems, cfg)
 	for _, p := range problems {
 		fmt.Fprintln(e.stdout, p.Error())
 	}
@@ -70,26 +69,4 @@ and validate with "tessera check tessera.yaml".`, 0, 0)
 	}
 	_, err = e.stdout.Write(composer.DefaultConfig)
 	return err
-}
-
-// withoutEchoes drops the complaints of pages about a fragment that is
-// declared but was itself refused: the fragment's own problem says it all.
-func withoutEchoes(problems composer.ConfigErrors, cfg *composer.Config) composer.ConfigErrors {
-	if cfg == nil {
-		return problems
-	}
-	kept := problems[:0:0]
-	for _, p := range problems {
-		var name string
-		if _, err := fmt.Sscanf(p.Msg, "slot %q names no declared fragment", &name); err == nil {
-			if _, declared := cfg.Fragments[name]; declared {
-				continue
-			}
-		}
-		kept = append(kept, p)
-	}
-	if len(kept) == 0 {
-		return problems
-	}
-	return kept
 }

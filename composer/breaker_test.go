@@ -1,0 +1,160 @@
+package composer
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+)
+
+// breakerFetcher answers through the fragment's breaker, as the upstream
+// fetcher does, failing the n-th call (from 0) when fail(n).
+type breakerFetcher struct {
+	calls atomic.Int64
+	fail  atomic.Pointer[func(n int64) bool]
+}
+
+func (f *breakerFetcher) setFail(fn func(n int64) bool) { f.fail.Store(&fn) }
+
+func (f *breakerFetcher) fetch(_ context.Context, fr *fragRuntime, _ *fetchRequest, _ time.Time) (*answer, error) {
+	return fr.breaker.run(fr.f.Name, func() (*answer, error) {
+		n := f.calls.Add(1) - 1
+		if (*f.fail.Load())(n) {
+			return nil, fmt.Errorf("%w: %s: 500", ErrFragmentStatus, fr.f.Name)
+		}
+		return &answer{body: []byte("<p>A live</p>"), shareable: true}, nil
+	})
+}
+
+// pageServer serves c over an in-memory listener for the test's length and
+// returns a function that GETs a path's body.
+func pageServer(t *testing.T, c *Composer) func(path string) string {
+	t.Helper()
+	ln := fasthttputil.NewInmemoryListener()
+	srv := NewServer(Handler(ServerOptions{Composer: c}), nil)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	client := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+	t.Cleanup(func() {
+		client.CloseIdleConnections()
+		_ = srv.Shutdown()
+		_ = ln.Close()
+		<-done
+	})
+	return func(path string) string {
+		t.Helper()
+		code, body, err := client.Get(nil, "http://t"+path)
+		if err != nil || code != 200 {
+			t.Fatalf("GET %s: %d %v", path, code, err)
+		}
+		return string(body)
+	}
+}
+
+// breakerComposer serves a page whose one fragment, a, is never cached
+// and has the given breaker settings.
+func breakerComposer(t *testing.T, breakerYAML string) (*Composer, *breakerFetcher, func(string) string) {
+	t.Helper()
+	src := `
+fragments:
+  a:
+    url: "http://127.0.0.1:1/"
+    timeout: 200ms
+    ttl: 0s
+    fallback: "<p>A resting</p>"
+` + breakerYAML + `
+pages:
+  - {path: /, title: T, layout: page.html}
+`
+	c, err := New(Options{Site: siteFrom(t, src, `<main><!--@slot:a--></main>`), Cache: &fakeCache{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	ff := &breakerFetcher{}
+	c.fetcher = ff
+	return c, ff, pageServer(t, c)
+}
+
+// TestFlappingFragmentOnAboutHalfThePages: a fragment failing half its
+// fetches, in runs of six (longer than the five consecutive failures that
+// used to open the circuit), is on about half the pages, not skipped.
+func TestFlappingFragmentOnAboutHalfThePages(t *testing.T) {
+	c, ff, get := breakerComposer(t, "")
+	ff.setFail(func(n int64) bool { return n%12 < 6 })
+	const pages = 240
+	shown := 0
+	for range pages {
+		body := get("/")
+		switch {
+		case strings.Contains(body, "<p>A live</p>"):
+			shown++
+		case !strings.Contains(body, "<p>A resting</p>"):
+			t.Fatalf("neither the answer nor the fallback: %s", body)
+		}
+	}
+	if share := float64(shown) / pages; share < 0.3 || share > 0.7 {
+		t.Fatalf("fragment on %d of %d pages (%.0f%%), want 30–70%%; breaker %s", shown, pages, 100*share, c.BreakerState("a"))
+	}
+}
+
+// TestDeadFragmentSkippedWithinCooldown: a fragment failing every fetch
+// opens its circuit after min_requests fetches and is not called again
+// within its cool-down.
+func TestDeadFragmentSkippedWithinCooldown(t *testing.T) {
+	c, ff, get := breakerComposer(t, "    breaker: {cooldown: 1h}")
+	ff.setFail(func(int64) bool { return true })
+	for range DefaultBreakerMinRequests {
+		get("/")
+	}
+	if st := c.BreakerState("a"); st != "open" {
+		t.Fatalf("breaker %q after %d failures, want open", st, DefaultBreakerMinRequests)
+	}
+	for range 50 {
+		if body := get("/"); !strings.Contains(body, "<p>A resting</p>") {
+			t.Fatalf("open circuit page lacks the fallback: %s", body)
+		}
+	}
+	if n := ff.calls.Load(); n != DefaultBreakerMinRequests {
+		t.Fatalf("fragment called %d times, want %d: none within the cool-down", n, DefaultBreakerMinRequests)
+	}
+}
+
+// TestHalfOpenNeedsEveryProbe: after the cool-down, probes requests go
+// through; the circuit closes only when all of them succeed, and one
+// failure opens it again.
+func TestHalfOpenNeedsEveryProbe(t *testing.T) {
+	c, ff, get := breakerComposer(t, "    breaker: {min_requests: 4, probes: 3, cooldown: 20ms}")
+	ff.setFail(func(int64) bool { return true })
+	open := func() {
+		t.Helper()
+		for c.BreakerState("a") != "open" {
+			get("/")
+		}
+		waitFor(t, func() bool { return c.BreakerState("a") == "half-open" })
+	}
+	open()
+	// One failed probe of three: open again.
+	ff.setFail(func(n int64) bool { return true })
+	get("/")
+	if st := c.BreakerState("a"); st != "open" && st != "half-open" {
+		t.Fatalf("breaker %q after a failed probe, want open", st)
+	}
+	waitFor(t, func() bool { return c.BreakerState("a") == "half-open" })
+	ff.setFail(func(int64) bool { return false })
+	for i := range 3 {
+		if st := c.BreakerState("a"); st != "half-open" {
+			t.Fatalf("breaker %q after %d good probes, want half-open", st, i)
+		}
+		get("/")
+	}
+	if st := c.BreakerState("a"); st != "closed" {
+		t.Fatalf("breaker %q after 3 good probes, want closed", st)
+	}
+}
