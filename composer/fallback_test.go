@@ -26,7 +26,7 @@ fragments:
     timeout: 200ms
     nest: [w]
 pages:
-  - {path: /, title: T, layout: page.html}
+  - {path: /, title: T, layout: page.html, order: document}
 `
 	site := siteFrom(t, src, `<main><!--@slot:bar--><div id="widget"><!--@slot:w view=widget--></div><div id="full"><!--@slot:w view=full--></div></main>`)
 	c, err := New(Options{Site: site, Cache: &fakeCache{}})

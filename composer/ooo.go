@@ -139,15 +139,16 @@ var reservePattern = regexp.MustCompile(`^[0-9]{1,4}(\.[0-9]{1,2})?(px|em|rem|vh
 func slotName(i int) string { return "tessera-" + strconv.Itoa(i) }
 
 // appendPlaceholder appends the place slot i of fragment f takes until its
-// markup arrives: a range holding its fallback, or a pending box that
+// markup arrives: a range holding the fallback for its view, or a pending box that
 // keeps the slot's reserved height and tells assistive technology it is
 // loading. Nothing in it takes focus.
 func appendPlaceholder(dst []byte, i int, s *Slot) []byte {
 	dst = append(dst, `<?start name="`...)
 	dst = append(dst, slotName(i)...)
 	dst = append(dst, `">`...)
-	if f := s.Fragment; len(f.Fallback) > 0 && s.reserve == "" {
-		dst = append(dst, f.Fallback...)
+	f := s.Fragment
+	if len(s.fallback) > 0 && s.reserve == "" {
+		dst = append(dst, s.fallback...)
 	} else {
 		dst = append(dst, `<div class="frag-pending" data-fragment-pending="`...)
 		dst = append(dst, f.Name...)
@@ -159,7 +160,7 @@ func appendPlaceholder(dst []byte, i int, s *Slot) []byte {
 		}
 		dst = append(dst, '>')
 		if s.reserve != "" {
-			dst = append(dst, f.Fallback...)
+			dst = append(dst, s.fallback...)
 		}
 		dst = append(dst, `</div>`...)
 	}

@@ -97,9 +97,16 @@ func TestNewFragmentGoesLiveWithoutRestart(t *testing.T) {
 	}
 }
 
+// get fetches a page as a client that runs no script (a crawler) does, so
+// that every slot arrives in document order and the markup read is final.
 func get(t *testing.T, client *http.Client, url string) (int, string) {
 	t.Helper()
-	resp, err := client.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
