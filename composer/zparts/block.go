@@ -59,15 +59,22 @@ func (b *Block) set(enc Encoding, p []byte) {
 }
 
 // Defaults for BuilderOptions. Blocks are built once per config load or
-// cache fill and read by every page, so they afford the slow levels.
+// cache fill and read by every page, so they afford the slow levels. For
+// zstd the best level held about 1.4 MB of encoder state per block built
+// (73 MB after 50 blocks, against 13 MB here) for a page under 1% smaller.
 const (
 	DefaultGzipLevel = flate.BestCompression
-	DefaultZstdLevel = zstd.SpeedBestCompression
+	DefaultZstdLevel = zstd.SpeedBetterCompression
 )
 
 // maxZstdWindow is the largest window a zstd frame for HTTP may declare
 // (RFC 9659); browsers reject frames that ask for more.
 const maxZstdWindow = 8 << 20
+
+// smallZstdWindow is the window of the encoder for parts up to its size,
+// which is nearly all of them: an encoder holds tables in proportion to
+// its window, and a builder keeps one per concurrent block.
+const smallZstdWindow = 256 << 10
 
 // BuilderOptions configures a Builder.
 type BuilderOptions struct {
@@ -128,9 +135,13 @@ func NewBuilder(o BuilderOptions) (*Builder, error) {
 	}
 	if b.forms&(1<<Zstd) != 0 {
 		newEncoder := func(single bool) (*zstd.Encoder, error) {
+			window := maxZstdWindow
+			if single {
+				window = smallZstdWindow
+			}
 			return zstd.NewWriter(nil,
 				zstd.WithEncoderLevel(level),
-				zstd.WithWindowSize(maxZstdWindow),
+				zstd.WithWindowSize(window),
 				zstd.WithSingleSegment(single),
 				// The wire form's checksum covers storage and TCP/TLS covers
 				// transit; 4 bytes a frame add up on a page of small parts.
@@ -200,7 +211,7 @@ func (b *Builder) zstdForm(raw []byte) []byte {
 		return nil
 	}
 	enc := b.zstd
-	if len(raw) > maxZstdWindow {
+	if len(raw) > smallZstdWindow {
 		enc = b.zstdLarge
 	}
 	out := enc.EncodeAll(raw, make([]byte, 0, len(raw)/3+64))
