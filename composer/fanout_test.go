@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,19 +104,7 @@ pages:
 
 func unitSite(t *testing.T) *Site {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "page.html"), []byte(`<main><!--@slot:a--><!--@slot:b--></main>`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := ParseConfig("unit.yaml", []byte(unitConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, err := cfg.Compile("unit.yaml", []byte(unitConfig), dir, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return site
+	return siteFrom(t, unitConfig, `<main><!--@slot:a--><!--@slot:b--></main>`)
 }
 
 // unitComposer is a composer on a fake clock, fetcher and cache.
@@ -459,19 +445,7 @@ func TestReloadReleasesFragmentResources(t *testing.T) {
 	if !strings.Contains(series(), `fragment="b"`) {
 		t.Fatal("no series for b before the reload")
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "page.html"), []byte(`<main><!--@slot:a--></main>`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src := "fragments:\n  a: {url: \"http://127.0.0.1:1/\", timeout: 200ms, fallback: \"<p>A fallback</p>\", ttl: 60s}\npages:\n  - {path: /, title: T, layout: page.html}\n"
-	cfg, err := ParseConfig("next.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, err := cfg.Compile("next.yaml", []byte(src), dir, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	next := siteFrom(t, "fragments:\n  a: {url: \"http://127.0.0.1:1/\", timeout: 200ms, fallback: \"<p>A fallback</p>\", ttl: 60s}\npages:\n  - {path: /, title: T, layout: page.html}\n", `<main><!--@slot:a--></main>`)
 	c.SetSite(next)
 	waitFor(t, func() bool { return !strings.Contains(series(), `fragment="b"`) })
 	if c.BreakerState("b") != "" {
@@ -483,10 +457,6 @@ func TestReloadReleasesFragmentResources(t *testing.T) {
 	if st := c.Stats("a"); st.Misses != 1 {
 		t.Fatalf("a's counts after the reload: %+v", st)
 	}
-}
-
-func writeFile(dir, name, s string) error {
-	return os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644)
 }
 
 type recordingObserver struct {
@@ -506,25 +476,13 @@ func (o *recordingObserver) ObserveSlot(e SlotEvent) {
 // answer count against the page's fan-out bound, and each is reported
 // with the span of the slot it is nested in as parent.
 func TestNestedSlotsShareTheFanOutBoundAndAreObserved(t *testing.T) {
-	dir := t.TempDir()
-	src := `
+	site := siteFrom(t, `
 fragments:
   a: {url: "http://127.0.0.1:1/a", nest: [b], timeout: 5s}
   b: {url: "http://127.0.0.1:1/b", params: {n: []}, timeout: 5s}
 pages:
   - {path: /, title: T, layout: page.html, stream: never}
-`
-	if err := writeFile(dir, "page.html", `<main><!--@slot:a--></main>`); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := ParseConfig("t.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, err := cfg.Compile("t.yaml", []byte(src), dir, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
+`, `<main><!--@slot:a--></main>`)
 	var inFlight, most atomic.Int64
 	ff := &fakeFetcher{fn: func(_ context.Context, req *fetchRequest) (*answer, error) {
 		if strings.HasSuffix(req.url, "/a") {

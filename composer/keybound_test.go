@@ -35,7 +35,7 @@ func (c *recordingCache) keys() int {
 }
 
 // siteFrom compiles a config whose pages use page.html.
-func siteFrom(t *testing.T, src, layout string) *Site {
+func siteFrom(t testing.TB, src, layout string) *Site {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "page.html"), []byte(layout), 0o644); err != nil {

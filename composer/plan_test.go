@@ -47,8 +47,7 @@ func FuzzPlanNested(f *testing.F) {
 
 func fuzzSite(f *testing.F) *Site {
 	f.Helper()
-	dir := f.TempDir()
-	src := `
+	return siteFrom(f, `
 fragments:
   a: {url: "http://127.0.0.1:1/", nest: [b]}
   b: {url: "http://127.0.0.1:1/", params: {view: [x]}}
@@ -56,17 +55,5 @@ fragments:
 pages:
   - {path: /, title: T, layout: page.html}
 limits: {markers_per_answer: 4, slots_per_page: 6}
-`
-	if err := writeFile(dir, "page.html", `<main><!--@slot:a--></main>`); err != nil {
-		f.Fatal(err)
-	}
-	cfg, err := ParseConfig("fuzz.yaml", []byte(src))
-	if err != nil {
-		f.Fatal(err)
-	}
-	site, err := cfg.Compile("fuzz.yaml", []byte(src), dir, func(string) string { return "" })
-	if err != nil {
-		f.Fatal(err)
-	}
-	return site
+`, `<main><!--@slot:a--></main>`)
 }
