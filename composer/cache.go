@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tessera-dev/tessera/composer/zparts"
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // Cache stores rendered fragments. Implementations must be safe for
@@ -37,6 +38,9 @@ type Entry struct {
 	// compressed pages; nil until built, and then Body is still kept for
 	// clients that take no compression.
 	Block *zparts.Block
+	// Meta is what the answer declared besides its markup (nil: a plain
+	// 200 with no assets).
+	Meta *Meta
 }
 
 // Entry wire format, big endian. Version 1:
@@ -49,8 +53,16 @@ type Entry struct {
 //
 //	'T' 2 | … as version 1 … | version | block len uint32 | block | body
 //
-// Both decode; a version 2 entry whose block does not decode is read
-// without it.
+// Version 3, written when the entry has a Meta, adds it, then the block
+// (length 0 when there is none):
+//
+//	'T' 3 | … as version 1 … | version | meta len uint32 | meta | block len uint32 | block | body
+//
+// where meta is status uint16 | location len uint16 | location |
+// assets uint8 × (kind uint8 | path len uint8 | path) | title,
+// description, canonical and robots, each len uint16 | text.
+//
+// All decode; an entry whose block does not decode is read without it.
 const entryHeader = 2 + 8 + 4 + 4 + 4 + 1
 
 // ErrBadEntry reports a cached value that cannot be decoded.
@@ -63,7 +75,10 @@ func AppendEntry(dst []byte, e *Entry) []byte {
 		v = v[:255]
 	}
 	wire := byte(1)
-	if e.Block != nil {
+	switch {
+	case !e.Meta.empty():
+		wire = 3
+	case e.Block != nil:
 		wire = 2
 	}
 	dst = append(dst, 'T', wire)
@@ -73,7 +88,15 @@ func AppendEntry(dst []byte, e *Entry) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, msec(e.SIE))
 	dst = append(dst, byte(len(v)))
 	dst = append(dst, v...)
-	if e.Block != nil {
+	if wire == 3 {
+		at := len(dst)
+		dst = appendMeta(append(dst, 0, 0, 0, 0), e.Meta)
+		binary.BigEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
+	}
+	if wire >= 2 {
+		if e.Block == nil {
+			return append(append(dst, 0, 0, 0, 0), e.Body...)
+		}
 		at := len(dst)
 		dst = append(dst, 0, 0, 0, 0)
 		var err error
@@ -85,9 +108,77 @@ func AppendEntry(dst []byte, e *Entry) []byte {
 	return append(dst, e.Body...)
 }
 
+func appendMeta(dst []byte, m *Meta) []byte {
+	text := func(dst []byte, s string, max int) []byte {
+		if len(s) > max {
+			s = s[:max]
+		}
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(s)))
+		return append(dst, s...)
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(m.Status))
+	dst = text(dst, m.Location, 2048)
+	n := min(len(m.Assets), protocol.MaxAssets)
+	dst = append(dst, byte(n))
+	for _, a := range m.Assets[:n] {
+		p := a.Path
+		if len(p) > 255 {
+			p = p[:255]
+		}
+		dst = append(dst, byte(a.Kind), byte(len(p)))
+		dst = append(dst, p...)
+	}
+	for _, s := range [...]string{m.Head.Title, m.Head.Description, m.Head.Canonical, m.Head.Robots} {
+		dst = text(dst, s, 4096)
+	}
+	return dst
+}
+
+// decodeMeta reads what appendMeta wrote; ok is false when b is cut short.
+func decodeMeta(b []byte) (m *Meta, ok bool) {
+	m = new(Meta)
+	text := func() string {
+		if len(b) < 2 || len(b)-2 < int(binary.BigEndian.Uint16(b)) {
+			ok = false
+			return ""
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		s := string(b[2 : 2+n])
+		b = b[2+n:]
+		return s
+	}
+	if len(b) < 2 {
+		return nil, false
+	}
+	ok = true
+	m.Status = int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	m.Location = text()
+	if !ok || len(b) < 1 {
+		return nil, false
+	}
+	n := int(b[0])
+	b = b[1:]
+	for range n {
+		if len(b) < 2 || len(b)-2 < int(b[1]) {
+			return nil, false
+		}
+		a := protocol.Asset{Kind: protocol.AssetKind(b[0]), Path: string(b[2 : 2+int(b[1])])}
+		if (a.Kind == protocol.Stylesheet || a.Kind == protocol.Script) && protocol.ValidAssetPath(a.Path) {
+			m.Assets = append(m.Assets, a)
+		}
+		b = b[2+int(b[1]):]
+	}
+	m.Head.Title, m.Head.Description, m.Head.Canonical, m.Head.Robots = text(), text(), text(), text()
+	if !ok || len(b) != 0 {
+		return nil, false
+	}
+	return m, true
+}
+
 // DecodeEntry decodes a value written by AppendEntry. The body aliases b.
 func DecodeEntry(b []byte) (*Entry, error) {
-	if len(b) < entryHeader || b[0] != 'T' || (b[1] != 1 && b[1] != 2) {
+	if len(b) < entryHeader || b[0] != 'T' || b[1] < 1 || b[1] > 3 {
 		return nil, ErrBadEntry
 	}
 	e := &Entry{
@@ -102,7 +193,19 @@ func DecodeEntry(b []byte) (*Entry, error) {
 	}
 	e.Version = string(b[entryHeader : entryHeader+n])
 	rest := b[entryHeader+n:]
-	if b[1] == 2 {
+	if b[1] == 3 {
+		if len(rest) < 4 || uint64(len(rest)-4) < uint64(binary.BigEndian.Uint32(rest)) {
+			return nil, ErrBadEntry
+		}
+		ml := int(binary.BigEndian.Uint32(rest))
+		m, ok := decodeMeta(rest[4 : 4+ml])
+		if !ok {
+			return nil, ErrBadEntry
+		}
+		e.Meta = m
+		rest = rest[4+ml:]
+	}
+	if b[1] >= 2 {
 		if len(rest) < 4 || uint64(len(rest)-4) < uint64(binary.BigEndian.Uint32(rest)) {
 			return nil, ErrBadEntry
 		}

@@ -57,6 +57,8 @@ type Composer struct {
 	// gap does not fetch again.
 	recent  sync.Map // key -> *Entry
 	nRecent atomic.Int64
+	// assets are the fragments' assets served under AssetPrefix.
+	assets assetStore
 	// reloadMu serialises SetSite, which hands resources from the old
 	// runtime to the new one.
 	reloadMu sync.Mutex
@@ -158,6 +160,7 @@ func (c *Composer) ServePage(rc *fasthttp.RequestCtx, path string) bool {
 	req := readRequest(rc, rt.site, params)
 	pl := planPage(rt.site, page, req, c.tuning.Load()) // 1. plan (pure)
 	r := c.startPage(rt, pl)
+	r.hint(rc)                                   //    early hints: assets known from last time
 	entries := r.lookup(pl.slots)                // 2. lookup: one round trip
 	pending := r.classify(r.top, entries)        //    fresh, stale or to fetch
 	whole := r.delivery(pending)                 //    sent whole or streamed

@@ -45,6 +45,12 @@ type Config struct {
 	// Crawlers are User-Agent substrings (any case) of clients that get
 	// every slot in document order; unset means DefaultCrawlers, [] none.
 	Crawlers []string `yaml:"crawlers"`
+	// RedirectHosts are the hosts (host or host:port) besides this site
+	// that a primary fragment may redirect the page to.
+	RedirectHosts []string `yaml:"redirect_hosts"`
+	// EarlyHints sends 103 Early Hints with the assets a page's
+	// fragments declared (default true).
+	EarlyHints *bool `yaml:"early_hints"`
 }
 
 // AdminConfig configures access to the admin API and dashboard.
@@ -140,6 +146,13 @@ type FragmentConfig struct {
 	// this fragment with, each with its accepted values (empty: any valid
 	// value). Layouts are checked against it too when it is set.
 	Params map[string][]string `yaml:"params"`
+	// SetCookies lets the fragment's Set-Cookie reach the browser when it
+	// fills a primary slot (default false: dropped). Such answers are
+	// never cached nor shared.
+	SetCookies *bool `yaml:"set_cookies"`
+	// AssetsURL is a public base URL (a CDN mirroring the fragment
+	// service) where pages link its assets instead of /_fragments/NAME.
+	AssetsURL string `yaml:"assets_url"`
 }
 
 // BreakerConfig tunes a fragment's circuit breaker. It opens when, over the
@@ -379,6 +392,8 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		crawlers:  compileCrawlers(c.Crawlers),
 	}
 	site.NearCache = v.duration("near_cache", c.NearCache, time.Second, time.Minute, true)
+	site.EarlyHints = c.EarlyHints == nil || *c.EarlyHints
+	redirectHosts := v.redirectHosts(c.RedirectHosts)
 	site.Limits = v.limits(c.Limits)
 	for i, h := range c.Admin.Hosts {
 		if h == "" || strings.ContainsAny(h, "/ \t@?#") {
@@ -432,6 +447,7 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 	for _, name := range sortedKeys(c.Fragments) {
 		f := v.fragment(name, c.Fragments[name], c.Defaults, inputs, env)
 		if f != nil {
+			f.redirectHosts = redirectHosts
 			site.Fragments[name] = f
 		}
 	}
@@ -504,6 +520,7 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 			v.addf(path+".order", "%v", err)
 			continue
 		}
+		p.compileContract(site)
 		site.Pages[pc.Path] = p
 	}
 	if len(v.errs) > 0 {
@@ -511,6 +528,33 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		return nil, v.errs
 	}
 	return site, nil
+}
+
+// redirectHosts checks redirect_hosts and returns them lowercased.
+func (v *validator) redirectHosts(hosts []string) []string {
+	out := make([]string, 0, len(hosts))
+	for i, h := range hosts {
+		if h == "" || strings.ContainsAny(h, "/\\ \t@?#") {
+			v.addf(fmt.Sprintf("redirect_hosts[%d]", i), "%q is not a host name (use e.g. shop.example.com or shop.example.com:8443)", h)
+			continue
+		}
+		out = append(out, strings.ToLower(h))
+	}
+	return out
+}
+
+// assetsURL checks a fragment's assets_url: an absolute http(s) URL
+// without query, kept without its trailing slash.
+func (v *validator) assetsURL(path, s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		v.addf(path, "%q is not an http(s) URL without query (use e.g. https://cdn.example.com/headlines)", s)
+		return ""
+	}
+	return strings.TrimSuffix(s, "/")
 }
 
 // Limits are a page's compiled budget for nested composition.
@@ -562,7 +606,10 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		v.addf(path+".url", "credentials in the URL are not allowed; use auth")
 	default:
 		f.URL = fc.URL
+		f.origin = u.Scheme + "://" + u.Host
 	}
+	f.AssetsURL = v.assetsURL(path+".assets_url", fc.AssetsURL)
+	f.SetCookies = fc.SetCookies != nil && *fc.SetCookies || fc.SetCookies == nil && def.SetCookies != nil && *def.SetCookies
 	// A field left unset takes the default's, whose problems are
 	// reported once, against defaults, not against every fragment.
 	d := func(field, own, def string, fallback, max time.Duration, allowZero bool) time.Duration {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tessera-dev/tessera/composer/zparts"
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // pageRun is one page being composed: its plan, and the state of every
@@ -31,6 +32,11 @@ type pageRun struct {
 	mu sync.Mutex
 	// nested are the page's nested slots, for observing.
 	nested []*slotRun
+	// status is the page's status, once its primaries are in.
+	status int
+	// placed are the assets on the page so far, by href; only the
+	// page's writer touches it.
+	placed []string
 }
 
 // slotRun is one slot while the page is composed. Its result is written by
@@ -49,7 +55,16 @@ type slotResult struct {
 	body []byte
 	// block is body compressed ahead of time, when it came from the cache
 	// as it is; nil otherwise.
-	block  *zparts.Block
+	block *zparts.Block
+	// meta is what the answer declared besides its markup; cookies its
+	// Set-Cookie values a primary passes on; private that it was for
+	// this user alone.
+	meta    *Meta
+	cookies [][]byte
+	private bool
+	// assets are the answer's and its nested slots' assets, once the
+	// slot is done.
+	assets []protocol.Asset
 	result cacheResult
 	served servedAs
 	err    error
@@ -85,19 +100,31 @@ func (r *pageRun) classify(slots []*slotRun, entries []*Entry) []*slotRun {
 	var pending []*slotRun
 	for i, sr := range slots {
 		f := sr.ps.slot.Fragment
+		fr := r.rt.fragment(f.Name)
 		e := entries[i]
 		switch decide(f, r.c.freshness(f, e), e, now) {
 		case stateFresh:
-			sr.ready, sr.res.body, sr.res.result = true, e.Body, resultHit
+			sr.ready, sr.res.body, sr.res.meta, sr.res.result = true, e.Body, e.Meta, resultHit
 		case stateStale:
-			sr.ready, sr.res.body, sr.res.result, sr.res.served = true, e.Body, resultStale, servedStale
-			r.c.scheduleRefresh(r.rt.fragment(f.Name), sr.ps)
+			sr.ready, sr.res.body, sr.res.meta, sr.res.result, sr.res.served = true, e.Body, e.Meta, resultStale, servedStale
+			r.c.scheduleRefresh(fr, sr.ps)
 		case stateUsable:
 			sr.stale = e
 		}
 		if sr.ready {
-			r.rt.fragment(f.Name).m.result(sr.res.result)
+			if e.Meta != nil {
+				fr.rememberAssets(e.Meta.Assets)
+			}
+			fr.sharing.CompareAndSwap(sharingUnknown, sharingShared) // cached, so shared
+			if err := statusAllowed(sr.ps, e.Meta); err != nil {
+				r.degrade(sr, err)
+			} else {
+				fr.m.result(sr.res.result)
+			}
 			if !hasMarker(sr.res.body) {
+				if sr.res.meta != nil {
+					sr.res.assets = sr.res.meta.Assets
+				}
 				sr.res.body = r.charge(sr.res.body, f.Name)
 				sr.res.block = blockFor(e, sr.res.body)
 				continue
@@ -139,7 +166,7 @@ func (r *pageRun) runSlot(sr *slotRun) {
 	if !sr.ready {
 		r.resolve(sr)
 	}
-	sr.res.body = r.expand(sr.res.body, sr.ps)
+	r.expand(&sr.res, sr.ps)
 }
 
 // resolve fetches a slot within the fragment's timeout and records how it
@@ -164,12 +191,27 @@ func (r *pageRun) resolve(sr *slotRun) {
 	}
 	sr.res.dur = r.c.clock.Now().Sub(sr.res.start)
 	fr.m.observe(sr.res.dur)
+	if err == nil {
+		err = statusAllowed(ps, a.meta)
+	}
 	if err != nil {
 		r.degrade(sr, err)
 		return
 	}
-	sr.res.body, sr.res.result = a.body, resultMiss
+	sr.res.body, sr.res.meta, sr.res.result, sr.res.private = a.body, a.meta, resultMiss, !a.shareable
+	if ps.slot.Primary {
+		sr.res.cookies = a.cookies
+	}
 	fr.m.result(resultMiss)
+}
+
+// statusAllowed reports the error a non-primary slot's answer of another
+// status than 200 is: only a primary sets the page's status.
+func statusAllowed(ps *plannedSlot, m *Meta) error {
+	if m == nil || m.Status == 0 || ps.slot.Primary {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: %d (only a primary slot may set the page's status)", ErrFragmentStatus, ps.slot.Fragment.Name, m.Status)
 }
 
 // degrade fills a slot that could not be fetched: its stale copy, the
@@ -177,10 +219,10 @@ func (r *pageRun) resolve(sr *slotRun) {
 // placeholder.
 func (r *pageRun) degrade(sr *slotRun, err error) {
 	f := sr.ps.slot.Fragment
-	sr.res.err = err
+	sr.res.err, sr.res.meta, sr.res.cookies = err, nil, nil
 	switch {
-	case sr.stale != nil:
-		sr.res.body, sr.res.result, sr.res.served = sr.stale.Body, resultStale, servedStale
+	case sr.stale != nil && statusAllowed(sr.ps, sr.stale.Meta) == nil:
+		sr.res.body, sr.res.meta, sr.res.result, sr.res.served = sr.stale.Body, sr.stale.Meta, resultStale, servedStale
 	case len(sr.ps.slot.fallback) > 0:
 		sr.res.body, sr.res.result, sr.res.served = sr.ps.slot.fallback, resultError, servedFallback
 	default:
@@ -203,7 +245,7 @@ func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout <-chan ti
 		ran.Store(true)
 		defer c.recoverPanic("fetch", f, func(e error) { v, err = nil, e })
 		if e := c.recentEntry(ps.key); e != nil && c.freshness(f, e).state(e, c.clock.Now()) == stateFresh {
-			return &answer{body: e.Body, version: e.Version, shareable: true}, nil
+			return &answer{body: e.Body, version: e.Version, shareable: true, meta: e.Meta}, nil
 		}
 		return c.fetchAndStore(fr, ps)
 	}
@@ -265,10 +307,11 @@ func (c *Composer) fetchAndStore(fr *fragRuntime, ps *plannedSlot) (*answer, err
 		return nil, err
 	}
 	fr.m.record(d, a.version, nil)
+	c.learn(fr, a)
 	if !a.shareable {
 		return a, nil
 	}
-	e := &Entry{Body: a.body, Version: a.version, Stored: start, MaxAge: a.cc.TTL(), SWR: a.cc.SWR, SIE: a.cc.SIE}
+	e := &Entry{Body: a.body, Version: a.version, Stored: start, MaxAge: a.cc.TTL(), SWR: a.cc.SWR, SIE: a.cc.SIE, Meta: a.meta}
 	if keep := c.freshness(f, e).keep(); keep > 0 && fr.mayStore(ps.key, start, keep) {
 		c.store(ps.key, e, keep)
 	}

@@ -41,6 +41,8 @@ type fragMeters struct {
 	// overKeys counts answers not stored because the fragment's key
 	// bound was reached.
 	overKeys *metrics.Counter
+	// assetsRefused counts Link values naming assets that were refused.
+	assetsRefused *metrics.Counter
 
 	recMu     sync.Mutex
 	durs      [256]time.Duration // recent upstream answer times, a ring
@@ -129,16 +131,17 @@ func (m *meters) fragment(name string) *fragMeters {
 		return m.set.GetOrCreateCounter(`tessera_cache_results_total` + l + `,result="` + r.String() + `"}`)
 	}
 	fm := &fragMeters{
-		fetches:      m.set.GetOrCreateCounter(`tessera_fragment_fetches_total` + l + `}`),
-		hit:          res(resultHit),
-		miss:         res(resultMiss),
-		stale:        res(resultStale),
-		error:        res(resultError),
-		fetchSeconds: m.set.GetOrCreatePrometheusHistogram(`tessera_fragment_fetch_seconds` + l + `}`),
-		overKeys:     m.set.GetOrCreateCounter(`tessera_cache_keys_over_bound_total` + l + `}`),
-		errs:         map[string]*metrics.Counter{},
-		set:          m.set,
-		name:         name,
+		fetches:       m.set.GetOrCreateCounter(`tessera_fragment_fetches_total` + l + `}`),
+		hit:           res(resultHit),
+		miss:          res(resultMiss),
+		stale:         res(resultStale),
+		error:         res(resultError),
+		fetchSeconds:  m.set.GetOrCreatePrometheusHistogram(`tessera_fragment_fetch_seconds` + l + `}`),
+		overKeys:      m.set.GetOrCreateCounter(`tessera_cache_keys_over_bound_total` + l + `}`),
+		assetsRefused: m.set.GetOrCreateCounter(`tessera_fragment_assets_refused_total` + l + `}`),
+		errs:          map[string]*metrics.Counter{},
+		set:           m.set,
+		name:          name,
 	}
 	for _, k := range []servedAs{servedStale, servedFallback, servedEmpty} {
 		fm.served[k] = m.set.GetOrCreateCounter(`tessera_fragment_degraded_total` + l + `,served="` + k.String() + `"}`)
@@ -157,7 +160,8 @@ func (m *meters) drop(name string) {
 	}
 	fm := v.(*fragMeters)
 	l := `{fragment="` + name + `"`
-	names := []string{`tessera_fragment_fetches_total` + l + `}`, `tessera_fragment_fetch_seconds` + l + `}`, `tessera_cache_keys_over_bound_total` + l + `}`}
+	names := []string{`tessera_fragment_fetches_total` + l + `}`, `tessera_fragment_fetch_seconds` + l + `}`, `tessera_cache_keys_over_bound_total` + l + `}`,
+		`tessera_fragment_assets_refused_total` + l + `}`}
 	for _, r := range []cacheResult{resultHit, resultMiss, resultStale, resultError} {
 		names = append(names, `tessera_cache_results_total`+l+`,result="`+r.String()+`"}`)
 	}

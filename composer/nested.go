@@ -2,6 +2,7 @@ package composer
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/tessera-dev/tessera/internal/protocol"
 )
@@ -12,19 +13,45 @@ func hasMarker(body []byte) bool { return protocol.HasMarker(body) }
 // a configured fragment.
 var anonymousEmpty = renderEmpty("")
 
-// expand fills the slots nested in a fragment's answer — nested
-// composition re-enters the pipeline: plan the answer's markers, look them
-// up in one round trip, fan out to the missing ones — and takes what it
-// writes from the page's byte budget. An answer whose own markup does not
-// fit is left empty.
-func (r *pageRun) expand(body []byte, parent *plannedSlot) []byte {
+// expand fills the slots nested in a slot's answer — nested composition
+// re-enters the pipeline: plan the answer's markers, look them up in one
+// round trip, fan out to the missing ones — and takes what it writes from
+// the page's byte budget. An answer whose own markup does not fit is left
+// empty. The slot takes on its nested slots' assets and privacy.
+func (r *pageRun) expand(res *slotResult, parent *plannedSlot) {
+	if res.meta != nil {
+		res.assets = res.meta.Assets
+	}
+	var children []*slotRun
+	res.body, children = r.expandBody(res.body, parent)
+	for _, ch := range children {
+		res.assets = mergeAssets(res.assets, ch.res.assets)
+		res.private = res.private || ch.res.private
+	}
+}
+
+// mergeAssets is as followed by those of more it does not hold yet.
+func mergeAssets(as, more []protocol.Asset) []protocol.Asset {
+	for i, a := range more {
+		if !slices.Contains(as, a) {
+			if i == 0 || len(as) == cap(as) {
+				as = slices.Clip(as)
+			}
+			as = append(as, a)
+		}
+	}
+	return as
+}
+
+// expandBody is expand's markup, and the nested slots that filled it.
+func (r *pageRun) expandBody(body []byte, parent *plannedSlot) ([]byte, []*slotRun) {
 	name := parent.slot.Fragment.Name
 	if !hasMarker(body) {
-		return r.charge(body, name)
+		return r.charge(body, name), nil
 	}
 	np := planNested(r.rt.site, body, parent, r.pl.req, r.c.tuning.Load(), r.pl.budget)
 	if !r.pl.budget.takeBytes(np.own) {
-		return r.overBytes(name)
+		return r.overBytes(name), nil
 	}
 	children := make([]*slotRun, len(np.slots))
 	for i := range np.slots {
@@ -49,7 +76,7 @@ func (r *pageRun) expand(body []byte, parent *plannedSlot) []byte {
 		}
 		out.Write(children[p.slot].res.body)
 	}
-	return out.Bytes()
+	return out.Bytes(), children
 }
 
 // charge takes a fragment's markup from the page's byte budget.

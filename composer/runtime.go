@@ -1,9 +1,12 @@
 package composer
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // runtime is a compiled site with the resources each of its fragments
@@ -24,7 +27,34 @@ type fragRuntime struct {
 	// keys bounds the distinct cache keys the fragment stores (nil: its
 	// keys are bounded by allowlists).
 	keys *keyBound
+	// fragMemory is what the composer learnt from the fragment's answers; it
+	// outlives reloads.
+	*fragMemory
 }
+
+// fragMemory is what the composer remembers of a fragment's latest
+// answers: the assets it declared (for early hints and the asset route)
+// and whether it answered for one user alone.
+type fragMemory struct {
+	assets atomic.Pointer[[]protocol.Asset]
+	known  knownAssets
+	// sharing is whether the fragment's latest answer could be shared
+	// (unknown until it first answers: counted as private), so that
+	// pages holding it say private before it is in.
+	sharing atomic.Int32
+}
+
+// What a fragment's latest answer said of sharing.
+const (
+	sharingUnknown int32 = iota
+	sharingShared
+	sharingPrivate
+)
+
+// private reports whether pages holding the fragment should say private
+// before its answer is in: it answered for one user alone last time, or
+// has not answered yet.
+func (m *fragMemory) private() bool { return m.sharing.Load() != sharingShared }
 
 // newRuntime builds the runtime for s. A fragment whose upstream settings
 // are unchanged since old keeps its client and breaker (open circuits and
@@ -32,10 +62,13 @@ type fragRuntime struct {
 func newRuntime(s *Site, old *runtime, m *meters) *runtime {
 	rt := &runtime{site: s, frags: make(map[string]*fragRuntime, len(s.Fragments))}
 	for name, f := range s.Fragments {
-		fr := &fragRuntime{f: f, m: m.fragment(name), keys: newKeyBound(f)}
+		fr := &fragRuntime{f: f, m: m.fragment(name), keys: newKeyBound(f), fragMemory: new(fragMemory)}
 		if old != nil {
-			if prev := old.frags[name]; prev != nil && sameUpstream(prev.f, f) {
-				fr.client, fr.breaker = prev.client, prev.breaker
+			if prev := old.frags[name]; prev != nil {
+				fr.fragMemory = prev.fragMemory
+				if sameUpstream(prev.f, f) {
+					fr.client, fr.breaker = prev.client, prev.breaker
+				}
 			}
 		}
 		if fr.client == nil {

@@ -74,6 +74,7 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 		}
 		metrics.WriteProcessMetrics(rc)
 	})
+	assets := compressed(o.Composer.ServeAsset)
 	admin := o.Admin
 	if admin != nil {
 		admin = compressed(admin)
@@ -96,6 +97,9 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 			return
 		case bytes.Equal(path, []byte("/favicon.ico")) && static != nil:
 			rc.Redirect("/static/favicon.svg", fasthttp.StatusMovedPermanently)
+			return
+		case bytes.HasPrefix(path, []byte(AssetPrefix)):
+			assets(rc)
 			return
 		case bytes.HasPrefix(path, []byte("/_tessera/")) && admin != nil:
 			admin(rc)

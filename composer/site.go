@@ -28,6 +28,9 @@ type Site struct {
 	// crawlers are lowercase User-Agent substrings of clients served every
 	// slot in document order.
 	crawlers [][]byte
+	// EarlyHints sends 103 Early Hints with the assets a page's fragments
+	// declared last time, before any fragment is fetched.
+	EarlyHints bool
 }
 
 // route finds the page for a request path, and the values of its {name}
@@ -161,6 +164,19 @@ type Fragment struct {
 	// Params are the slot parameters this fragment may be placed with,
 	// each with its accepted values (empty: any); nil when not declared.
 	Params map[string][]string
+	// SetCookies lets the fragment's Set-Cookie reach the browser, from
+	// primary slots only.
+	SetCookies bool
+	// AssetsURL, when set, is where pages link the fragment's assets
+	// (its asset paths appended) instead of the composer's /_fragments
+	// route.
+	AssetsURL string
+	// origin is the fragment service's scheme://host, where its assets
+	// are fetched.
+	origin string
+	// redirectHosts are the hosts besides this site a primary may
+	// redirect to (the site's redirect_hosts).
+	redirectHosts []string
 }
 
 // allowsParam reports whether a slot may place f with k=v.
@@ -194,6 +210,13 @@ type Page struct {
 	// compressed.
 	tailCut int
 	tail    [2]*zparts.Block
+	// head is where the first static part is cut to take what the
+	// primary and the slots' stylesheets add to the head.
+	head headCuts
+	// fragments are the fragments the page may hold, nested ones
+	// included; vary is its Vary header.
+	fragments []string
+	vary      string
 	// segments are set when the path has {name} parameters.
 	segments []segment
 }

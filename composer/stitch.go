@@ -2,14 +2,17 @@ package composer
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/tessera-dev/tessera/composer/zparts"
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // wholePage is the stream decision: a page is sent whole (one write,
@@ -51,21 +54,12 @@ func (r *pageRun) delivery(pending []*slotRun) bool {
 func (r *pageRun) stitch(rc *fasthttp.RequestCtx, whole bool) {
 	rc.Response.Header.SetContentType("text/html; charset=utf-8")
 	rc.Response.Header.Set("X-Request-Id", r.pl.req.ids.requestID)
-	rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
-	for _, sr := range r.top {
-		if !sr.ps.slot.Primary {
-			continue
-		}
-		if sr.done != nil {
-			<-sr.done
-		}
-		if sr.res.served == servedFallback || sr.res.served == servedEmpty {
-			r.failPrimary(rc, sr)
-			return
-		}
+	if !r.awaitPrimaries(rc) {
+		return
 	}
+	r.setCaching(rc, r.setCookies(rc))
+	rc.SetStatusCode(r.status)
 	enc := zparts.Negotiate(rc.Request.Header.Peek(fasthttp.HeaderAcceptEncoding))
-	rc.Response.Header.Set(fasthttp.HeaderVary, fasthttp.HeaderAcceptEncoding)
 	if enc != zparts.Identity {
 		rc.Response.Header.Set(fasthttp.HeaderContentEncoding, enc.String())
 	}
@@ -82,22 +76,83 @@ func (r *pageRun) stitch(rc *fasthttp.RequestCtx, whole bool) {
 	r.writeWhole(rc, enc)
 }
 
+// awaitPrimaries waits for the page's primary slots, which decide its
+// status: a primary that could not be served makes the page an error
+// page, and one that redirects makes it that redirect (both answered
+// here, reported false). A primary's 404 or 410 becomes the page's.
+func (r *pageRun) awaitPrimaries(rc *fasthttp.RequestCtx) bool {
+	r.status = fasthttp.StatusOK
+	for _, sr := range r.top {
+		if !sr.ps.slot.Primary {
+			continue
+		}
+		if sr.done != nil {
+			<-sr.done
+		}
+		switch m := sr.res.meta; {
+		case sr.res.served == servedFallback || sr.res.served == servedEmpty:
+			r.failPrimary(rc, sr)
+			return false
+		case m != nil && m.Location != "":
+			r.redirect(rc, sr)
+			return false
+		case m != nil && m.Status != 0 && r.status == fasthttp.StatusOK:
+			r.status = m.Status
+		}
+	}
+	return true
+}
+
+// setCookies passes on the cookies the page's primaries set (only those
+// of fragments allowed to); it reports whether there were any.
+func (r *pageRun) setCookies(rc *fasthttp.RequestCtx) bool {
+	var set [][]byte
+	for _, sr := range r.top {
+		if !sr.ps.slot.Primary || !isDone(sr) {
+			continue
+		}
+		for _, c := range sr.res.cookies {
+			if !slices.ContainsFunc(set, func(s []byte) bool { return bytes.Equal(s, c) }) {
+				rc.Response.Header.AddBytesV(fasthttp.HeaderSetCookie, c)
+				set = append(set, c)
+			}
+		}
+	}
+	return len(set) > 0
+}
+
+// redirect answers the page with its primary's redirect; the page's other
+// slots finish in the background.
+func (r *pageRun) redirect(rc *fasthttp.RequestCtx, sr *slotRun) {
+	r.cancel()
+	status := sr.res.meta.Status
+	r.c.goSafe("page end", func() { r.finish(status) }, nil)
+	r.setCaching(rc, r.setCookies(rc))
+	rc.Response.Header.Set(fasthttp.HeaderLocation, sr.res.meta.Location)
+	rc.SetStatusCode(status)
+	rc.Response.Header.SetContentType("text/plain; charset=utf-8")
+	rc.SetBodyString("Moved to " + sr.res.meta.Location + "\n")
+}
+
 // writeWhole writes a page whose slots are all ready, with Content-Length,
 // Server-Timing and Cache-Status.
 func (r *pageRun) writeWhole(rc *fasthttp.RequestCtx, enc zparts.Encoding) {
-	defer r.finish(fasthttp.StatusOK)
+	defer r.finish(r.status)
 	r.wg.Wait() // nested slots report too
 	st, cs := r.timingHeaders()
 	rc.Response.Header.SetBytesV("Server-Timing", st)
 	rc.Response.Header.SetBytesV("Cache-Status", cs)
 	out := acquireOut(rc, nil, enc)
 	defer out.release()
-	for _, part := range r.pl.page.parts {
-		if part.slot == nil {
+	for i, part := range r.pl.page.parts {
+		switch {
+		case i == 0 && part.slot == nil:
+			r.writeHead(out, part)
+		case part.slot == nil:
 			out.static(part.static, part.block)
-			continue
+		default:
+			r.writeSlot(out, r.top[part.slot.index])
 		}
-		out.slot(&r.top[part.slot.index].res)
 	}
 	if r.rt.site.Debug {
 		out.raw(r.debugComment())
@@ -112,7 +167,7 @@ func (r *pageRun) writeWhole(rc *fasthttp.RequestCtx, enc zparts.Encoding) {
 // it must not touch the RequestCtx, and a panic in it ends only this page.
 func (r *pageRun) stream(w *bufio.Writer, enc zparts.Encoding, arrival bool) {
 	defer r.c.recoverPanic("stream", r.pl.page, nil)
-	defer r.finish(fasthttp.StatusOK)
+	defer r.finish(r.status)
 	out := acquireOut(w, w, enc)
 	defer out.release()
 	page := r.pl.page
@@ -126,6 +181,10 @@ func (r *pageRun) stream(w *bufio.Writer, enc zparts.Encoding, arrival bool) {
 				}
 				late = nil
 				out.static(part.static[page.tailCut:], page.tail[1])
+				continue
+			}
+			if i == 0 {
+				r.writeHead(out, part)
 				continue
 			}
 			out.static(part.static, part.block)
@@ -142,7 +201,7 @@ func (r *pageRun) stream(w *bufio.Writer, enc zparts.Encoding, arrival bool) {
 				return // the client went away
 			}
 		}
-		out.slot(&sr.res)
+		r.writeSlot(out, sr)
 		if out.err != nil {
 			return
 		}
@@ -169,9 +228,11 @@ func (r *pageRun) patch(out *pageOut, late []*slotRun) bool {
 				n++
 				continue
 			}
+			out.raw(r.assetTags(out.scratch(), sr, protocol.Stylesheet))
 			out.piece(appendPatchOpen(out.scratch(), sr.ps.slot.index))
 			out.slot(&sr.res)
 			out.piece(appendPatchClose(out.scratch()))
+			out.raw(r.assetTags(out.scratch(), sr, protocol.Script))
 		}
 		late = late[:n]
 		if !out.flush() {
@@ -310,6 +371,7 @@ func (o *pageOut) close() {
 // loaded; the last one also in two, around where an out-of-order page's
 // patches go.
 func (p *Page) compressParts() {
+	p.cutHead()
 	last := -1
 	for i := range p.parts {
 		if p.parts[i].slot == nil {

@@ -42,6 +42,8 @@ func errorReason(err error) string {
 		return "circuit_open"
 	case errors.Is(err, ErrPanic):
 		return "panic"
+	case errors.Is(err, ErrFragmentRedirect):
+		return "redirect"
 	default:
 		return "fetch"
 	}
@@ -57,6 +59,13 @@ type answer struct {
 	version   string
 	cc        CacheControl
 	shareable bool
+	// meta is what it declared besides its markup (nil: nothing).
+	meta *Meta
+	// cookies are its Set-Cookie values, kept only when its fragment
+	// may set cookies.
+	cookies [][]byte
+	// refusedAssets counts Link values it declared that were refused.
+	refusedAssets int
 }
 
 // fetchRequest is what one upstream call needs, copied out of the page
@@ -134,13 +143,22 @@ func fetchHTTP(fr *fragRuntime, r *fetchRequest, deadline time.Time) (*answer, e
 		return nil, fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, f.Name, f.Timeout)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return nil, fmt.Errorf("%w: %s over %d bytes", ErrFragmentTooLarge, f.Name, f.MaxBytes)
+	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
+		return nil, fmt.Errorf("%w: %s: response headers over %d bytes", ErrFragmentTooLarge, f.Name, fr.client.ReadBufferSize)
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s: %w", ErrFragmentFetch, f.Name, err)
 	}
-	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
-		return nil, fmt.Errorf("%w: %s: %d", ErrFragmentStatus, f.Name, sc)
+	return readAnswer(f, r, resp)
+}
+
+// readAnswer turns a fragment's response into an answer: its status,
+// markup, version, caching, assets, head and cookies, each checked.
+func readAnswer(f *Fragment, r *fetchRequest, resp *fasthttp.Response) (*answer, error) {
+	status, location, err := answerStatus(f, resp)
+	if err != nil {
+		return nil, err
 	}
-	if ct := resp.Header.ContentType(); len(ct) > 0 && !isHTML(ct) {
+	if ct := resp.Header.ContentType(); len(ct) > 0 && !isHTML(ct) && location == "" {
 		return nil, fmt.Errorf("%w: %s: %q", ErrFragmentType, f.Name, truncate(ct, 40))
 	}
 	body := resp.Body()
@@ -148,14 +166,24 @@ func fetchHTTP(fr *fragRuntime, r *fetchRequest, deadline time.Time) (*answer, e
 		return nil, fmt.Errorf("%w: %s over %d bytes", ErrFragmentTooLarge, f.Name, f.MaxBytes)
 	}
 	a := &answer{
-		body:    append([]byte(nil), body...),
 		version: sanitizeVersion(resp.Header.Peek(protocol.HeaderVersion)),
 		cc:      ParseCacheControl(string(resp.Header.Peek(fasthttp.HeaderCacheControl))),
+	}
+	if location == "" {
+		a.body = append([]byte(nil), body...)
 	}
 	if !f.acceptsVersion(a.version) {
 		return nil, fmt.Errorf("%w: %s answered %q, config wants %s", ErrFragmentVersion, f.Name, a.version, f.Version)
 	}
-	a.shareable = shareable(a.cc, len(resp.Header.PeekAll(fasthttp.HeaderSetCookie)) > 0, r.personal != "")
+	links := protocol.ParseLinks(resp.Header.PeekAll(protocol.HeaderLink))
+	a.refusedAssets = links.Refused
+	m := Meta{Status: status, Location: location, Assets: links.Assets, Head: answerHead(resp)}
+	if !m.empty() {
+		a.meta = &m
+	}
+	var setsCookie bool
+	a.cookies, setsCookie = answerCookies(f, resp)
+	a.shareable = shareable(a.cc, setsCookie, r.personal != "")
 	return a, nil
 }
 
@@ -171,22 +199,7 @@ func shareable(cc CacheControl, setsCookie, personal bool) bool {
 }
 
 // isHTML reports whether a Content-Type is text/html, in any case.
-func isHTML(ct []byte) bool {
-	const want = "text/html"
-	if len(ct) < len(want) {
-		return false
-	}
-	for i := range len(want) {
-		c := ct[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != want[i] {
-			return false
-		}
-	}
-	return len(ct) == len(want) || ct[len(want)] == ';' || ct[len(want)] == ' '
-}
+func isHTML(ct []byte) bool { return hasType(ct, "text/html") }
 
 func sanitizeVersion(v []byte) string {
 	if len(v) > 64 {

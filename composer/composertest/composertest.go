@@ -31,7 +31,15 @@ type Fragment struct {
 	lastQ string
 	echo  string
 	setCk string
+	hdrs  [][2]string
+	files map[string]file
 	srv   *fasthttp.Server
+}
+
+// file is a path the fake serves besides its snippet, such as an asset.
+type file struct {
+	ctype, body string
+	calls       *atomic.Int64
 }
 
 // NewFragment starts a fake fragment service that answers body with
@@ -60,8 +68,15 @@ func NewFragment(t testing.TB, name, body string) *Fragment {
 }
 
 func (f *Fragment) handle(rc *fasthttp.RequestCtx) {
-	f.calls.Add(1)
 	f.mu.Lock()
+	if fl, ok := f.files[string(rc.Path())]; ok {
+		f.mu.Unlock()
+		fl.calls.Add(1)
+		rc.SetContentType(fl.ctype)
+		rc.SetBodyString(fl.body)
+		return
+	}
+	f.calls.Add(1)
 	var h fasthttp.RequestHeader
 	rc.Request.Header.CopyTo(&h)
 	f.last = &h
@@ -70,7 +85,7 @@ func (f *Fragment) handle(rc *fasthttp.RequestCtx) {
 	if f.echo != "" {
 		body += "<i data-echo>" + string(rc.Request.Header.Cookie(f.echo)) + "</i>"
 	}
-	setCk := f.setCk
+	setCk, hdrs := f.setCk, f.hdrs
 	f.mu.Unlock()
 	if gate != nil {
 		<-gate
@@ -87,7 +102,42 @@ func (f *Fragment) handle(rc *fasthttp.RequestCtx) {
 	if setCk != "" {
 		rc.Response.Header.Add("Set-Cookie", setCk)
 	}
+	for _, h := range hdrs {
+		rc.Response.Header.Add(h[0], h[1])
+	}
 	rc.SetBodyString(body)
+}
+
+// AddHeader makes every answer also carry the header k: v (added, so a
+// name may be given several values).
+func (f *Fragment) AddHeader(k, v string) {
+	f.mu.Lock()
+	f.hdrs = append(f.hdrs, [2]string{k, v})
+	f.mu.Unlock()
+}
+
+// ClearHeaders drops the headers given to AddHeader.
+func (f *Fragment) ClearHeaders() { f.mu.Lock(); f.hdrs = nil; f.mu.Unlock() }
+
+// ServeFile serves body with content type ctype at path (instead of the
+// snippet); FileCalls counts the requests for it.
+func (f *Fragment) ServeFile(path, ctype, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.files == nil {
+		f.files = map[string]file{}
+	}
+	f.files[path] = file{ctype: ctype, body: body, calls: new(atomic.Int64)}
+}
+
+// FileCalls is how many requests a path given to ServeFile had.
+func (f *Fragment) FileCalls(path string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl, ok := f.files[path]; ok {
+		return fl.calls.Load()
+	}
+	return 0
 }
 
 // EchoCookie makes every answer end with the value of the named request

@@ -1,0 +1,171 @@
+package composer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/internal/protocol"
+)
+
+// The asset route, /_fragments/NAME/PATH: a fragment's stylesheets and
+// scripts, as it declared them, served from the composer's memory, else
+// its cache (shared by every composer), else fetched once from the
+// fragment service without credentials. A path the fragment never declared
+// is a 404: the route is no proxy onto fragment services.
+
+// AssetPrefix is where the composer serves fragments' assets.
+const AssetPrefix = "/_fragments/"
+
+// Bounds on the assets a composer keeps in memory and in its cache.
+const (
+	maxAssetMemory = 16 << 20
+	assetKeep      = maxWindow
+	assetTimeout   = 2 * time.Second
+)
+
+// asset is one fragment asset as the composer serves it.
+type asset struct {
+	kind protocol.AssetKind
+	body []byte
+}
+
+func (a *asset) contentType() string {
+	if a.kind == protocol.Script {
+		return "text/javascript; charset=utf-8"
+	}
+	return "text/css; charset=utf-8"
+}
+
+// assetStore keeps assets in memory, up to maxAssetMemory bytes: content
+// hashed names never change, so an asset once held is never stale.
+type assetStore struct {
+	mu    sync.RWMutex
+	m     map[string]*asset
+	bytes int
+}
+
+func (s *assetStore) get(key string) *asset {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.m[key]
+}
+
+func (s *assetStore) put(key string, a *asset) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]*asset{}
+	}
+	if _, ok := s.m[key]; ok || s.bytes+len(a.body) > maxAssetMemory {
+		return
+	}
+	s.m[key] = a
+	s.bytes += len(a.body)
+}
+
+// ServeAsset answers a request under AssetPrefix.
+func (c *Composer) ServeAsset(rc *fasthttp.RequestCtx) {
+	if !rc.IsGet() && !rc.IsHead() {
+		rc.Response.Header.Set(fasthttp.HeaderAllow, "GET, HEAD")
+		renderError(rc, fasthttp.StatusMethodNotAllowed, "Method not allowed", "Assets can only be read.", "")
+		return
+	}
+	rest := bytes.TrimPrefix(rc.Path(), []byte(AssetPrefix))
+	name, path, ok := bytes.Cut(rest, []byte{'/'})
+	fr := c.rt.Load().fragment(string(name))
+	p := "/" + string(path)
+	if !ok || fr == nil || !protocol.ValidAssetPath(p) {
+		renderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such asset.", "")
+		return
+	}
+	a, err := c.asset(fr, p)
+	if err != nil {
+		if !errors.Is(err, errNoAsset) {
+			c.log.Warn("fragment asset unavailable", "fragment", fr.f.Name, "path", p, "err", err)
+		}
+		renderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such asset.", "")
+		return
+	}
+	rc.SetContentType(a.contentType())
+	rc.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=31536000, immutable")
+	rc.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	rc.SetBody(a.body)
+}
+
+var errNoAsset = errors.New("no such asset")
+
+// asset finds a fragment's asset: in memory, in the cache, or — when the
+// fragment declared it — from the fragment service, once for all the
+// requests that want it at the same time.
+func (c *Composer) asset(fr *fragRuntime, path string) (*asset, error) {
+	key := "asset:" + fr.f.Name + path
+	if a := c.assets.get(key); a != nil {
+		return a, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	es, err := c.cache.GetMulti(ctx, []string{key})
+	cancel()
+	if err == nil && len(es) == 1 && es[0] != nil && es[0].Meta != nil && len(es[0].Meta.Assets) == 1 {
+		a := &asset{kind: es[0].Meta.Assets[0].Kind, body: bytes.Clone(es[0].Body)}
+		c.assets.put(key, a)
+		return a, nil
+	}
+	if !fr.known.has(path) {
+		return nil, errNoAsset
+	}
+	v, err, _ := c.flight.Do(key, func() (any, error) { return c.fetchAsset(fr, path, key) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*asset), nil
+}
+
+// fetchAsset fetches an asset from its fragment service, without
+// credentials, and keeps it in memory and in the cache.
+func (c *Composer) fetchAsset(fr *fragRuntime, path, key string) (*asset, error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(fr.f.origin + path)
+	if err := fr.client.DoTimeout(req, resp, assetTimeout); err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
+		return nil, fmt.Errorf("the fragment service answered %d", sc)
+	}
+	a := &asset{body: bytes.Clone(resp.Body())}
+	switch ct := resp.Header.ContentType(); {
+	case hasType(ct, "text/css"):
+		a.kind = protocol.Stylesheet
+	case hasType(ct, "text/javascript"), hasType(ct, "application/javascript"):
+		a.kind = protocol.Script
+	default:
+		return nil, fmt.Errorf("content type %q is neither text/css nor text/javascript", truncate(ct, 40))
+	}
+	c.assets.put(key, a)
+	e := &Entry{Body: a.body, Stored: time.Now(), MaxAge: assetKeep, Meta: &Meta{Assets: []protocol.Asset{{Kind: a.kind, Path: path}}}}
+	c.background("asset write", func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if err := c.cache.Set(ctx, key, e, assetKeep); err != nil {
+			c.m.redis.Inc()
+		}
+	})
+	return a, nil
+}
+
+// hasType reports whether a Content-Type is the media type want, in any
+// case, with or without parameters.
+func hasType(ct []byte, want string) bool {
+	if len(ct) < len(want) || !bytes.EqualFold(ct[:len(want)], []byte(want)) {
+		return false
+	}
+	return len(ct) == len(want) || ct[len(want)] == ';' || ct[len(want)] == ' '
+}

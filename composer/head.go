@@ -1,0 +1,288 @@
+package composer
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/a-h/templ"
+	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/composer/zparts"
+	"github.com/tessera-dev/tessera/internal/protocol"
+)
+
+// A page's head and headers as its fragments shape them: the primary's
+// status, redirect, title and meta; each fragment's assets, placed once;
+// early hints; Cache-Control and Vary.
+
+// headCuts is where a page's first static part is cut so that its head
+// can take what the page's fragments add: the title element, and the end
+// of the head.
+type headCuts struct {
+	// ok is set when the part holds </head>.
+	ok bool
+	// title is the layout's title element [titleStart:titleEnd] (-1 when
+	// it has none) and headEnd where </head> starts.
+	titleStart, titleEnd, headEnd int
+	// titleText is the layout's title as text, and pageTitle the page's
+	// own title within it, which a primary's title replaces.
+	titleText, pageTitle string
+	// blocks are the part's pieces around the cuts, compressed once:
+	// before the title, the title, after it up to </head>, and the rest.
+	blocks [4]*zparts.Block
+}
+
+// cutHead finds the head of a page's first static part.
+func (p *Page) cutHead() {
+	if len(p.parts) == 0 || p.parts[0].slot != nil {
+		return
+	}
+	st := p.parts[0].static
+	h := headCuts{titleStart: -1, titleEnd: -1, headEnd: bytes.Index(st, []byte("</head>")), pageTitle: p.Title}
+	if h.headEnd < 0 {
+		return
+	}
+	h.ok = true
+	if i := bytes.Index(st[:h.headEnd], []byte("<title>")); i >= 0 {
+		if j := bytes.Index(st[i:h.headEnd], []byte("</title>")); j >= 0 {
+			h.titleStart, h.titleEnd = i, i+j+len("</title>")
+			h.titleText = html.UnescapeString(string(st[i+len("<title>") : i+j]))
+		}
+	}
+	before, after := h.headEnd, h.headEnd
+	if h.titleStart >= 0 {
+		before, after = h.titleStart, h.titleEnd
+		h.blocks[1] = zparts.NewBlock(st[h.titleStart:h.titleEnd])
+	}
+	h.blocks[0] = zparts.NewBlock(st[:before])
+	h.blocks[2] = zparts.NewBlock(st[after:h.headEnd])
+	h.blocks[3] = zparts.NewBlock(st[h.headEnd:])
+	p.head = h
+}
+
+// title is the page's document title with the primary's title in place of
+// the page's own.
+func (h *headCuts) title(t string) string {
+	if h.pageTitle != "" && strings.Contains(h.titleText, h.pageTitle) {
+		return strings.Replace(h.titleText, h.pageTitle, t, 1)
+	}
+	return t
+}
+
+// writeHead writes the page's first static part, with the primary's head
+// and the stylesheets of the slots already in placed before </head>.
+func (r *pageRun) writeHead(out *pageOut, part pagePart) {
+	h := &r.pl.page.head
+	head := r.primaryHead()
+	var links []byte
+	if h.ok {
+		for _, sr := range r.top {
+			if isDone(sr) {
+				links = r.assetTags(links, sr, protocol.Stylesheet)
+			}
+		}
+	}
+	if !h.ok || head.empty() && len(links) == 0 {
+		out.static(part.static, part.block)
+		return
+	}
+	st := part.static
+	if h.titleStart >= 0 {
+		out.static(st[:h.titleStart], h.blocks[0])
+		if head.Title == "" {
+			out.static(st[h.titleStart:h.titleEnd], h.blocks[1])
+		}
+		out.static(st[h.titleEnd:h.headEnd], h.blocks[2])
+	} else {
+		out.static(st[:h.headEnd], h.blocks[0])
+	}
+	if head.Title != "" {
+		out.component(titleTag(h.title(head.Title)))
+	}
+	if !head.empty() {
+		out.component(headTags(head))
+	}
+	out.raw(links)
+	out.static(st[h.headEnd:], h.blocks[3])
+}
+
+// primaryHead is the head the page's primary slots set (the first one
+// that sets a field wins).
+func (r *pageRun) primaryHead() Head {
+	var h Head
+	for _, sr := range r.top {
+		if !sr.ps.slot.Primary || sr.res.meta == nil {
+			continue
+		}
+		m := sr.res.meta.Head
+		h.Title = orElse(h.Title, m.Title)
+		h.Description = orElse(h.Description, m.Description)
+		h.Canonical = orElse(h.Canonical, m.Canonical)
+		h.Robots = orElse(h.Robots, m.Robots)
+	}
+	return h
+}
+
+func orElse(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// writeSlot writes a slot: the stylesheets it brings that are not on the
+// page yet, its markup, then its scripts not on the page yet.
+func (r *pageRun) writeSlot(out *pageOut, sr *slotRun) {
+	out.raw(r.assetTags(out.scratch(), sr, protocol.Stylesheet))
+	out.slot(&sr.res)
+	out.raw(r.assetTags(out.scratch(), sr, protocol.Script))
+}
+
+// assetTags appends the tags of the slot's assets of kind that the page
+// does not hold yet, and notes them as placed. Only the page's writer
+// calls it.
+func (r *pageRun) assetTags(dst []byte, sr *slotRun, kind protocol.AssetKind) []byte {
+	f := sr.ps.slot.Fragment
+	for _, a := range sr.res.assets {
+		if a.Kind != kind {
+			continue
+		}
+		href := assetHref(f, a)
+		if slices.Contains(r.placed, href) {
+			continue
+		}
+		r.placed = append(r.placed, href)
+		dst = append(dst, renderedTag(kind == protocol.Script, href)...)
+	}
+	return dst
+}
+
+// Asset tags are rendered once per asset (up to maxTags of them).
+var (
+	tags  sync.Map // kind+href -> []byte
+	nTags atomic.Int64
+)
+
+const maxTags = 4096
+
+func renderedTag(script bool, href string) []byte {
+	key := href
+	if script {
+		key = "s" + href
+	}
+	if b, ok := tags.Load(key); ok {
+		return b.([]byte)
+	}
+	var buf bytes.Buffer
+	_ = assetTag(script, href).Render(context.Background(), &buf)
+	if nTags.Load() < maxTags {
+		if _, loaded := tags.LoadOrStore(key, buf.Bytes()); !loaded {
+			nTags.Add(1)
+		}
+	}
+	return buf.Bytes()
+}
+
+// component renders a small per-request piece of markup.
+func (o *pageOut) component(c templ.Component) {
+	buf := bytes.NewBuffer(o.scratch())
+	_ = c.Render(context.Background(), buf)
+	o.piece(buf.Bytes())
+}
+
+// hint sends 103 Early Hints, before anything is fetched, with the assets
+// the page's fragments declared last time, and keeps the same Link values
+// for the page itself.
+func (r *pageRun) hint(rc *fasthttp.RequestCtx) {
+	var hrefs []string
+	for _, name := range r.pl.page.fragments {
+		fr := r.rt.fragment(name)
+		p := fr.assets.Load()
+		if p == nil {
+			continue
+		}
+		for _, a := range *p {
+			href := assetHref(fr.f, a)
+			if slices.Contains(hrefs, href) {
+				continue
+			}
+			hrefs = append(hrefs, href)
+			v := make([]byte, 0, 96)
+			v = append(v, '<')
+			v = append(v, href...)
+			v = append(v, ">; rel=preload; as="...)
+			v = append(v, a.Kind.As()...)
+			rc.Response.Header.AddBytesV(protocol.HeaderLink, v)
+		}
+	}
+	if len(hrefs) > 0 && r.rt.site.EarlyHints {
+		_ = rc.EarlyHints() // a client that went away fails later, on the page
+	}
+}
+
+// setCaching sets the page's Cache-Control and Vary from its fragments:
+// private when any slot's answer was for this user alone (or was last
+// time), when a slot was sent the user's forwarded values, or when the
+// page sets cookies.
+func (r *pageRun) setCaching(rc *fasthttp.RequestCtx, setsCookies bool) {
+	private := setsCookies
+	for _, sr := range r.top {
+		private = private || sr.ps.req.personal != "" || isDone(sr) && sr.res.private
+	}
+	for _, name := range r.pl.page.fragments {
+		private = private || r.rt.fragment(name).private()
+	}
+	if private {
+		rc.Response.Header.Set(fasthttp.HeaderCacheControl, "private, no-cache")
+	} else {
+		rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
+	}
+	rc.Response.Header.Set(fasthttp.HeaderVary, r.pl.page.vary)
+}
+
+// compileContract works out what a page's fragments may add to its
+// headers: the fragments it may hold (its slots' and those they may
+// nest), and the Vary of the request values they read.
+func (p *Page) compileContract(site *Site) {
+	var names []string
+	var walk func(name string)
+	walk = func(name string) {
+		if slices.Contains(names, name) || site.Fragments[name] == nil {
+			return
+		}
+		names = append(names, name)
+		for _, n := range site.Fragments[name].Nest {
+			walk(n)
+		}
+	}
+	for _, s := range p.slots {
+		walk(s.Fragment.Name)
+	}
+	p.fragments = names
+	vary := []string{fasthttp.HeaderAcceptEncoding}
+	add := func(h string) {
+		if !slices.ContainsFunc(vary, func(v string) bool { return strings.EqualFold(v, h) }) {
+			vary = append(vary, h)
+		}
+	}
+	for _, name := range names {
+		f := site.Fragments[name]
+		for _, in := range f.Vary {
+			if site.Inputs[in].Cookie != "" {
+				add(fasthttp.HeaderCookie)
+			}
+		}
+		if len(f.ForwardCookies) > 0 {
+			add(fasthttp.HeaderCookie)
+		}
+		for _, h := range f.ForwardHeaders {
+			add(h)
+		}
+	}
+	p.vary = strings.Join(vary, ", ")
+}
