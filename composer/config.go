@@ -51,6 +51,10 @@ type Config struct {
 	// EarlyHints sends 103 Early Hints with the assets a page's
 	// fragments declared (default true).
 	EarlyHints *bool `yaml:"early_hints"`
+	// CSP is the Content-Security-Policy of every page; {nonce} in it is
+	// replaced by a nonce per page, which the composer's scripts (the
+	// fragments' module scripts, the out-of-order patches) carry.
+	CSP string `yaml:"csp"`
 }
 
 // AdminConfig configures access to the admin API and dashboard.
@@ -394,6 +398,11 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 	site.NearCache = v.duration("near_cache", c.NearCache, time.Second, time.Minute, true)
 	site.EarlyHints = c.EarlyHints == nil || *c.EarlyHints
 	redirectHosts := v.redirectHosts(c.RedirectHosts)
+	if strings.ContainsAny(c.CSP, "\r\n") {
+		v.addf("csp", "must be one line")
+	} else {
+		site.CSP = c.CSP
+	}
 	site.Limits = v.limits(c.Limits)
 	for i, h := range c.Admin.Hosts {
 		if h == "" || strings.ContainsAny(h, "/ \t@?#") {

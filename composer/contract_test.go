@@ -357,3 +357,31 @@ func TestHostileLinks(t *testing.T) {
 		t.Errorf("%d log lines for refused assets, want one per answer (2):\n%s", n, e.logs.String())
 	}
 }
+
+// TestCSPNonce: with a policy configured, each page gets a nonce of its
+// own, in the header and on every script the composer writes.
+func TestCSPNonce(t *testing.T) {
+	e := newContractEnv(t, nil, func(s string) string {
+		return "csp: \"script-src 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'\"\n" + s
+	})
+	e.b.Hold() // b arrives after its place: its patch has inline scripts
+	resp, body := e.getReleasing("/", e.b)
+	policy := resp.Header.Get("Content-Security-Policy")
+	m := regexp.MustCompile(`^script-src 'nonce-([0-9a-f]{32})'; style-src 'self' 'nonce-([0-9a-f]{32})'$`).FindStringSubmatch(policy)
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("Content-Security-Policy %q", policy)
+	}
+	scripts := regexp.MustCompile(`<script[^>]*>`).FindAllString(body, -1)
+	if len(scripts) < 3 {
+		t.Fatalf("want the module script and the patch scripts, got %q:\n%s", scripts, body)
+	}
+	for _, s := range scripts {
+		if !strings.Contains(s, `nonce="`+m[1]+`"`) {
+			t.Errorf("script without the page's nonce: %s", s)
+		}
+	}
+	resp2, _ := e.get("/")
+	if resp2.Header.Get("Content-Security-Policy") == policy {
+		t.Error("two pages share a nonce")
+	}
+}

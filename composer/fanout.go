@@ -37,6 +37,8 @@ type pageRun struct {
 	// placed are the assets on the page so far, by href; only the
 	// page's writer touches it.
 	placed []string
+	// nonce is the page's CSP nonce ("" when the site sets no policy).
+	nonce string
 }
 
 // slotRun is one slot while the page is composed. Its result is written by

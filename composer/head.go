@@ -157,7 +157,7 @@ func (r *pageRun) assetTags(dst []byte, sr *slotRun, kind protocol.AssetKind) []
 			continue
 		}
 		r.placed = append(r.placed, href)
-		dst = append(dst, renderedTag(kind == protocol.Script, href)...)
+		dst = append(dst, renderedTag(kind == protocol.Script, href, r.nonce)...)
 	}
 	return dst
 }
@@ -170,7 +170,12 @@ var (
 
 const maxTags = 4096
 
-func renderedTag(script bool, href string) []byte {
+func renderedTag(script bool, href, nonce string) []byte {
+	if nonce != "" {
+		var buf bytes.Buffer
+		_ = assetTag(script, href, nonce).Render(context.Background(), &buf)
+		return buf.Bytes()
+	}
 	key := href
 	if script {
 		key = "s" + href
@@ -179,7 +184,7 @@ func renderedTag(script bool, href string) []byte {
 		return b.([]byte)
 	}
 	var buf bytes.Buffer
-	_ = assetTag(script, href).Render(context.Background(), &buf)
+	_ = assetTag(script, href, "").Render(context.Background(), &buf)
 	if nTags.Load() < maxTags {
 		if _, loaded := tags.LoadOrStore(key, buf.Bytes()); !loaded {
 			nTags.Add(1)
@@ -223,6 +228,16 @@ func (r *pageRun) hint(rc *fasthttp.RequestCtx) {
 	if len(hrefs) > 0 && r.rt.site.EarlyHints {
 		_ = rc.EarlyHints() // a client that went away fails later, on the page
 	}
+}
+
+// setPolicy sets the page's Content-Security-Policy, when the site has
+// one, with a nonce of its own that the composer's scripts carry.
+func (r *pageRun) setPolicy(rc *fasthttp.RequestCtx) {
+	if r.rt.site.CSP == "" {
+		return
+	}
+	r.nonce = newID(16)
+	rc.Response.Header.Set("Content-Security-Policy", strings.ReplaceAll(r.rt.site.CSP, "{nonce}", r.nonce))
 }
 
 // setCaching sets the page's Cache-Control and Vary from its fragments:

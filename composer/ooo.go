@@ -175,8 +175,21 @@ func appendPatchOpen(dst []byte, i int) []byte {
 	return append(dst, `">`...)
 }
 
-func appendPatchClose(dst []byte) []byte {
-	return append(dst, "</template><script>"+patchCall+"</script>"...)
+func appendPatchClose(dst []byte, nonce string) []byte {
+	dst = append(dst, "</template>"...)
+	dst = appendScriptOpen(dst, nonce)
+	return append(dst, patchCall+"</script>"...)
+}
+
+// appendScriptOpen opens an inline script, with the page's CSP nonce
+// when it has one.
+func appendScriptOpen(dst []byte, nonce string) []byte {
+	if nonce == "" {
+		return append(dst, "<script>"...)
+	}
+	dst = append(dst, `<script nonce="`...)
+	dst = append(dst, nonce...)
+	return append(dst, `">`...)
 }
 
 // patchScript defines $tsp, which applies every <template for> still in
@@ -191,7 +204,11 @@ const patchScript = `self.$tsp=function(){var d=document;d.querySelectorAll("tem
 
 const patchCall = `$tsp()`
 
-var patchScriptTag = []byte("<script>" + patchScript + "</script>")
+// appendPatchScript is the script tag defining $tsp.
+func appendPatchScript(dst []byte, nonce string) []byte {
+	dst = appendScriptOpen(dst, nonce)
+	return append(dst, patchScript+"</script>"...)
+}
 
 // OutOfOrderScriptHashes returns the CSP source expressions
 // ('sha256-…') of the two inline scripts an out-of-order page carries, for

@@ -3,7 +3,7 @@ package composer
 import "testing"
 
 func TestPatchScriptUnderOneKB(t *testing.T) {
-	if n := len(patchScriptTag) + len(appendPatchClose(nil)); n >= 1024 {
+	if n := len(appendPatchScript(nil, "")) + len(appendPatchClose(nil, "")); n >= 1024 {
 		t.Fatalf("out-of-order script is %d bytes, want under 1 KB", n)
 	}
 }

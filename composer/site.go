@@ -31,6 +31,9 @@ type Site struct {
 	// EarlyHints sends 103 Early Hints with the assets a page's fragments
 	// declared last time, before any fragment is fetched.
 	EarlyHints bool
+	// CSP is the pages' Content-Security-Policy ("" for none); each page
+	// puts a nonce of its own for {nonce}.
+	CSP string
 }
 
 // route finds the page for a request path, and the values of its {name}

@@ -26,6 +26,9 @@ type FragmentStats struct {
 	// OverKeys counts answers served but not cached because the
 	// fragment's key bound was reached.
 	OverKeys uint64
+	// Assets are the stylesheets and scripts the fragment declared in its
+	// latest answer, as "stylesheet HREF" or "script HREF".
+	Assets []string
 }
 
 // Stats returns the counts for the named fragment; an unknown name has
@@ -44,6 +47,7 @@ func (c *Composer) Stats(name string) FragmentStats {
 		Fetches:  fm.fetches.Get(),
 		OverKeys: fm.overKeys.Get(),
 		Breaker:  c.BreakerState(name),
+		Assets:   c.Assets(name),
 	}
 	fm.errMu.Lock()
 	for reason, ctr := range fm.errs {

@@ -58,6 +58,7 @@ func (r *pageRun) stitch(rc *fasthttp.RequestCtx, whole bool) {
 		return
 	}
 	r.setCaching(rc, r.setCookies(rc))
+	r.setPolicy(rc)
 	rc.SetStatusCode(r.status)
 	enc := zparts.Negotiate(rc.Request.Header.Peek(fasthttp.HeaderAcceptEncoding))
 	if enc != zparts.Identity {
@@ -219,7 +220,7 @@ func (r *pageRun) stream(w *bufio.Writer, enc zparts.Encoding, arrival bool) {
 // order they arrive (those in together in document order), flushing after
 // each batch. It reports false when the client went away.
 func (r *pageRun) patch(out *pageOut, late []*slotRun) bool {
-	out.raw(patchScriptTag)
+	out.piece(appendPatchScript(out.scratch(), r.nonce))
 	for len(late) > 0 {
 		n := 0
 		for _, sr := range late {
@@ -231,7 +232,7 @@ func (r *pageRun) patch(out *pageOut, late []*slotRun) bool {
 			out.raw(r.assetTags(out.scratch(), sr, protocol.Stylesheet))
 			out.piece(appendPatchOpen(out.scratch(), sr.ps.slot.index))
 			out.slot(&sr.res)
-			out.piece(appendPatchClose(out.scratch()))
+			out.piece(appendPatchClose(out.scratch(), r.nonce))
 			out.raw(r.assetTags(out.scratch(), sr, protocol.Script))
 		}
 		late = late[:n]

@@ -497,7 +497,7 @@ func articleLayout(d LayoutData) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = Slot("headlines", "view=article").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Slot("headlines", "view=article", "primary=true").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

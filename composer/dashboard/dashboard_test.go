@@ -49,6 +49,7 @@ func site(t *testing.T) *composer.Site {
 	h := composertest.NewFragment(t, "headlines", `<section data-fragment="headlines">H</section>`)
 	w := composertest.NewFragment(t, "weather", `<section data-fragment="weather">W</section>`)
 	s := composertest.NewFragment(t, "shows", `<section data-fragment="shows">S</section>`)
+	h.AddHeader("Link", "</assets/headlines.1a2b3c4d.css>; rel=stylesheet")
 	src := fmt.Sprintf(`inputs:
   city: {query: city, default: london}
 defaults:
@@ -433,8 +434,8 @@ func TestOverviewRows(t *testing.T) {
 	_, body := s.do("GET", "/_tessera/", "", bearer...)
 	doc := parse(t, body)
 	type row struct {
-		Name, URL, Auth, Pages, Versions, Status, TTL, TTLSource, SWR, Circuit string
-		Primary                                                                bool
+		Name, URL, Auth, Pages, Versions, Status, TTL, TTLSource, SWR, Circuit, Assets string
+		Primary                                                                        bool
 	}
 	var got []row
 	doc.Find(`[data-testid="fragment-row"]`).Each(func(_ int, r *goquery.Selection) {
@@ -445,18 +446,21 @@ func TestOverviewRows(t *testing.T) {
 		swr, _ := r.Find(`[data-testid="input-swr"]`).Attr("value")
 		got = append(got, row{
 			Name: text("name"), URL: text("url"), Auth: text("auth"), Pages: text("pages"), Versions: text("versions"),
-			Status: r.AttrOr("data-status", ""), TTL: ttl, TTLSource: text("ttl-source"), SWR: swr, Circuit: text("circuit"),
+			Status: r.AttrOr("data-status", ""), TTL: ttl, TTLSource: text("ttl-source"), SWR: swr, Circuit: text("circuit"), Assets: text("assets"),
 			Primary: r.Find(".chip-primary").Length() == 1,
 		})
 	})
 	site := s.comp.Site()
 	want := []row{
-		{Name: "headlines", URL: site.Fragments["headlines"].URL, Auth: "auth none", Pages: "on / /shows", Versions: "1.0.0 ×1", Status: "ok", TTL: "30s", TTLSource: "config", SWR: "", Circuit: "closed"},
+		{Name: "headlines", URL: site.Fragments["headlines"].URL, Auth: "auth none", Pages: "on / /shows", Versions: "1.0.0 ×1", Status: "ok", TTL: "30s", TTLSource: "config", SWR: "", Circuit: "closed", Assets: "stylesheet headlines.1a2b3c4d.css"},
 		{Name: "shows", URL: site.Fragments["shows"].URL, Auth: "auth hmac", Pages: "on / /shows", Versions: "1.0.0 ×1", Status: "ok", TTL: "10s", TTLSource: "config", SWR: "", Circuit: "closed", Primary: true},
 		{Name: "weather", URL: site.Fragments["weather"].URL, Auth: "auth bearer", Pages: "on /", Versions: "1.0.0 ×1", Status: "ok", TTL: "", TTLSource: "fragment", SWR: "1m", Circuit: "closed"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	if href := doc.Find(`[data-testid="assets"] a`).AttrOr("href", ""); href != "/_fragments/headlines/assets/headlines.1a2b3c4d.css" {
+		t.Errorf("asset link %q", href)
 	}
 	// A miss, then two hits (/shows asks for the same copy).
 	if n := doc.Find(`[data-frag="headlines"] [data-testid="ratio"]`).Text(); n != "66.7%" {

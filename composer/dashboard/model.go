@@ -77,6 +77,14 @@ type Fragment struct {
 	Cells map[string]string `json:"cells"`
 	// Ratio is the hit ratio, 0 to 1, or -1 before any request.
 	Ratio float64 `json:"ratio"`
+	// Assets are the stylesheets and scripts its latest answer declared.
+	Assets []Asset `json:"assets"`
+}
+
+// Asset is one of a fragment's stylesheets or scripts, where pages link it.
+type Asset struct {
+	Kind string `json:"kind"` // stylesheet, script
+	Href string `json:"href"`
 }
 
 // Version is one X-Fragment-Version seen, with how many answers carried it.
@@ -169,6 +177,11 @@ func fragment(r admin.Fragment, st composer.FragmentStats, now time.Time) Fragme
 		},
 		Versions: versions(st.Versions),
 		Cues:     []string{},
+		Assets:   []Asset{},
+	}
+	for _, a := range st.Assets {
+		kind, href, _ := strings.Cut(a, " ")
+		f.Assets = append(f.Assets, Asset{Kind: kind, Href: href})
 	}
 	for _, s := range f.Settings {
 		f.Overridden = f.Overridden || s.Source == admin.SourceOverride

@@ -1,6 +1,9 @@
 package dashboard
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 func boolString(b bool) string { return strconv.FormatBool(b) }
 
@@ -19,4 +22,12 @@ func pluralWord(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// assetName is the file name an asset's href ends in.
+func assetName(href string) string {
+	if i := strings.LastIndexByte(href, '/'); i >= 0 {
+		return href[i+1:]
+	}
+	return href
 }
