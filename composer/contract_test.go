@@ -26,7 +26,7 @@ const (
 func newContractEnv(t *testing.T, fragYAML map[string]string, mutate ...func(string) string) *env {
 	e := newEnvLayout(t, contractLayout, fragYAML, mutate...)
 	e.a.AddHeader("Link", "<"+aCSS+">; rel=stylesheet")
-	e.a.ServeFile(aCSS, "text/css; charset=utf-8", ".frag-a{color:red}")
+	e.a.ServeFile(aCSS, "text/css; charset=utf-8", "[data-fragment=a]{color:red}")
 	e.b.AddHeader("Link", "<"+bJS+">; rel=script")
 	e.b.ServeFile(bJS, "text/javascript", "console.log(1)")
 	return e
@@ -100,7 +100,7 @@ func TestAssetRoute(t *testing.T) {
 	e.get("/")
 	for range 3 {
 		resp, body := e.get(AssetURL("a", aCSS))
-		if resp.StatusCode != 200 || body != ".frag-a{color:red}" {
+		if resp.StatusCode != 200 || body != "[data-fragment=a]{color:red}" {
 			t.Fatalf("asset: %d %q", resp.StatusCode, body)
 		}
 		if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
@@ -312,7 +312,7 @@ func TestEarlyHints(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Link: </_fragments/a" + aCSS + ">; rel=preload; as=style",
-		"Link: </_fragments/b" + bJS + ">; rel=preload; as=script",
+		"Link: </_fragments/b" + bJS + ">; rel=modulepreload",
 	} {
 		if !strings.Contains(hints, want) || !strings.Contains(rest[:strings.Index(rest, "\r\n\r\n")], want) {
 			t.Errorf("%q missing from the 103 or the 200:\n%s\n---\n%.600s", want, hints, rest)

@@ -220,8 +220,11 @@ func (r *pageRun) hint(rc *fasthttp.RequestCtx) {
 			v := make([]byte, 0, 96)
 			v = append(v, '<')
 			v = append(v, href...)
-			v = append(v, ">; rel=preload; as="...)
-			v = append(v, a.Kind.As()...)
+			if a.Kind == protocol.Script {
+				v = append(v, ">; rel=modulepreload"...) // scripts are placed as modules
+			} else {
+				v = append(v, ">; rel=preload; as=style"...)
+			}
 			rc.Response.Header.AddBytesV(protocol.HeaderLink, v)
 		}
 	}

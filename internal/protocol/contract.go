@@ -60,14 +60,6 @@ func (k AssetKind) String() string {
 	return "unknown"
 }
 
-// As is the kind's preload destination ("style" or "script").
-func (k AssetKind) As() string {
-	if k == Script {
-		return "script"
-	}
-	return "style"
-}
-
 // Asset is one stylesheet or script a fragment declared, by its path on
 // the fragment service.
 type Asset struct {

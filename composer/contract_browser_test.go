@@ -1,0 +1,72 @@
+package composer_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/tessera-dev/tessera/internal/browsertest"
+)
+
+// assetProbe records, on the page's clock, when fragment a's markup first
+// enters the DOM.
+const assetProbe = `window.__aSeen=-1;new MutationObserver(function(){if(window.__aSeen<0&&document.querySelector('[data-fragment="a"]'))window.__aSeen=performance.now()}).observe(document,{childList:true,subtree:true});`
+
+// TestAssetsInChromium: with a 100 ms fragment whose assets the composer
+// knows from earlier answers, Chromium starts loading its stylesheet
+// before the fragment's markup arrives, loads each asset once although the
+// fragment is on the page twice, and applies it.
+func TestAssetsInChromium(t *testing.T) {
+	b := browsertest.New(t)
+	e := newContractEnv(t, map[string]string{"a": "ttl: 0s", "b": "ttl: 0s", "c": "ttl: 0s"})
+	e.a.SetDelay(100 * time.Millisecond)
+	for range 2 { // the composer learns the assets, and that a is slow
+		e.get("/")
+	}
+	ctx, cancel := context.WithTimeout(b.Ctx, 60*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: assetProbe})
+			return err
+		}),
+		chromedp.Navigate(e.base+"/"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done string
+	waitFor(t, ctx, `document.readyState=="complete"&&getComputedStyle(document.querySelector('[data-fragment="a"]')).color=="rgb(255, 0, 0)"?"done":""`, &done)
+	type result struct {
+		CSS      int     `json:"css"`
+		JS       int     `json:"js"`
+		CSSStart float64 `json:"cssStart"`
+		ASeen    float64 `json:"aSeen"`
+		Links    int     `json:"links"`
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[result](`(function(){
+		var r=performance.getEntriesByType("resource");
+		function of(p){return r.filter(function(e){return e.name.endsWith(p)})}
+		var css=of("/_fragments/a`+aCSS+`");
+		return {css: css.length, js: of("/_fragments/b`+bJS+`").length, cssStart: css.length?css[0].startTime:-1, aSeen: window.__aSeen,
+			links: document.querySelectorAll('link[rel="stylesheet"][href="/_fragments/a`+aCSS+`"]').length};
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stylesheet requested at %.1f ms, fragment a in the DOM at %.1f ms", got.CSSStart, got.ASeen)
+	if got.CSS != 1 || got.JS != 1 || got.Links != 1 {
+		t.Errorf("a's stylesheet loaded %d times (%d links), b's script %d times; want each once", got.CSS, got.Links, got.JS)
+	}
+	// a takes 100 ms: its stylesheet must be on its way well before.
+	if got.CSSStart < 0 || got.ASeen < 0 || got.CSSStart > got.ASeen-40 {
+		t.Errorf("stylesheet requested at %.1f ms, not well before a's markup arrived at %.1f ms", got.CSSStart, got.ASeen)
+	}
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
