@@ -70,3 +70,25 @@ func TestAssetsInChromium(t *testing.T) {
 		t.Errorf("console errors: %v", errs)
 	}
 }
+
+// TestSetCookieInChromium: the browser keeps the cookie of the primary
+// allowed to set one, and never sees the others'.
+func TestSetCookieInChromium(t *testing.T) {
+	b := browsertest.New(t)
+	e := newContractEnv(t, map[string]string{"a": "primary: true\nset_cookies: true", "b": "primary: true", "c": "set_cookies: true"})
+	e.a.SetCookie("consent=yes; Path=/")
+	e.b.SetCookie("tracker=1; Path=/")
+	e.c.SetCookie("other=1; Path=/")
+	ctx, cancel := context.WithTimeout(b.Ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "consent=yes" {
+		t.Errorf("document.cookie = %q, want only consent=yes", got)
+	}
+}

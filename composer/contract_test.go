@@ -143,7 +143,7 @@ func TestPrimaryNotFound(t *testing.T) {
 
 	e2 := newContractEnv(t, map[string]string{"b": `fallback: '<p>b is away</p>'`})
 	e2.b.SetStatus(404)
-	resp, body = e2.get("/")
+	resp, body = e2.get("/", "User-Agent", "Googlebot")
 	if resp.StatusCode != 200 || !strings.Contains(body, "b is away") {
 		t.Errorf("non-primary 404: status %d, want 200 with b's fallback:\n%s", resp.StatusCode, body)
 	}
@@ -241,6 +241,14 @@ func TestPrimaryHead(t *testing.T) {
 	_, body = e2.get("/")
 	if head := body[:strings.Index(body, "</head>")]; strings.Contains(head, "canonical") || strings.Contains(head, "robots") || !strings.Contains(head, "<title>T · Site</title>") {
 		t.Errorf("hostile head values reached the page:\n%s", head)
+	}
+
+	e3 := newContractEnv(t, nil) // no primary at all
+	e3.b.AddHeader("X-Fragment-Title", "Not%20me")
+	e3.get("/")
+	e3.waitCached(4)
+	if _, body := e3.get("/"); !strings.Contains(body, "<title>T · Site</title>") {
+		t.Errorf("a non-primary set the title:\n%s", body)
 	}
 }
 

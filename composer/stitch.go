@@ -109,7 +109,7 @@ func (r *pageRun) awaitPrimaries(rc *fasthttp.RequestCtx) bool {
 func (r *pageRun) setCookies(rc *fasthttp.RequestCtx) bool {
 	var set [][]byte
 	for _, sr := range r.top {
-		if !sr.ps.slot.Primary || !isDone(sr) {
+		if !isDone(sr) { // only primaries have cookies, all in by now
 			continue
 		}
 		for _, c := range sr.res.cookies {
