@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/tessera-dev/tessera/composer"
 )
 
 // rawGet fetches path with Accept-Encoding ae, without the transport's own
@@ -105,38 +103,6 @@ func TestCompressedPageDecodesToTheSameBytes(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestEntryWireFormatCarriesTheBlock(t *testing.T) {
-	body := []byte(strings.Repeat("<p>fragment</p>", 50))
-	e := &composer.Entry{Body: body, Version: "1.2.0", Stored: time.UnixMilli(1700000000000), MaxAge: time.Minute}
-	v1 := composer.AppendEntry(nil, e)
-	if v1[1] != 1 {
-		t.Fatalf("an entry without a block is written as version %d", v1[1])
-	}
-	e.Block = composer.BlockOf(body)
-	v2 := composer.AppendEntry(nil, e)
-	if v2[1] != 2 {
-		t.Fatalf("an entry with a block is written as version %d", v2[1])
-	}
-	for name, b := range map[string][]byte{"v1": v1, "v2": v2} {
-		got, err := composer.DecodeEntry(b)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if !bytes.Equal(got.Body, body) || got.Version != "1.2.0" || got.MaxAge != time.Minute {
-			t.Fatalf("%s decodes to %+v", name, got)
-		}
-		if (got.Block != nil) != (name == "v2") {
-			t.Fatalf("%s: block %v", name, got.Block)
-		}
-	}
-	// A block that does not decode is dropped, the entry is still read.
-	bad := append([]byte{}, v2...)
-	bad[len(bad)-len(body)-3] ^= 0xff
-	if got, err := composer.DecodeEntry(bad); err != nil || got.Block != nil || !bytes.Equal(got.Body, body) {
-		t.Fatalf("entry with a corrupt block: %+v, %v", got, err)
 	}
 }
 

@@ -35,7 +35,8 @@ type Head struct {
 
 func (h Head) empty() bool { return h == Head{} }
 
-func (m *Meta) empty() bool {
+// Empty reports whether m declares nothing: a plain 200 with no assets.
+func (m *Meta) Empty() bool {
 	return m == nil || m.Status == 0 && m.Location == "" && len(m.Assets) == 0 && m.Head.empty()
 }
 

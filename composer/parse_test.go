@@ -126,36 +126,6 @@ func FuzzParseCacheControl(f *testing.F) {
 	})
 }
 
-func TestEntryRoundTrip(t *testing.T) {
-	e := &composer.Entry{Body: []byte("<p>hi</p>"), Version: "1.2.3", Stored: time.UnixMilli(1_700_000_000_123), MaxAge: 30 * time.Second, SWR: time.Minute, SIE: time.Hour}
-	got, err := composer.DecodeEntry(composer.AppendEntry(nil, e))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(e, got); d != "" {
-		t.Fatalf("-want +got\n%s", d)
-	}
-	for _, bad := range [][]byte{nil, []byte("T"), []byte("X1xxxxxxxxxxxxxxxxxxxxxxx"), append(composer.AppendEntry(nil, e)[:22], 200)} {
-		if _, err := composer.DecodeEntry(bad); !errors.Is(err, composer.ErrBadEntry) {
-			t.Errorf("DecodeEntry(%q) err = %v", bad, err)
-		}
-	}
-}
-
-func FuzzDecodeEntry(f *testing.F) {
-	f.Add(composer.AppendEntry(nil, &composer.Entry{Body: []byte("x"), Version: "1.0.0", Stored: time.Now()}))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := composer.DecodeEntry(b)
-		if err != nil {
-			return
-		}
-		again, err := composer.DecodeEntry(composer.AppendEntry(nil, e))
-		if err != nil || !bytes.Equal(again.Body, e.Body) || again.Version != e.Version {
-			t.Fatalf("re-encoding changed the entry: %v", err)
-		}
-	})
-}
-
 func TestConfigErrorsHaveLineAndField(t *testing.T) {
 	src := `fragments:
   weather:

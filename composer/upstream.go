@@ -178,7 +178,7 @@ func readAnswer(f *Fragment, r *fetchRequest, resp *fasthttp.Response) (*answer,
 	links := protocol.ParseLinks(resp.Header.PeekAll(protocol.HeaderLink))
 	a.refusedAssets = links.Refused
 	m := Meta{Status: status, Location: location, Assets: links.Assets, Head: answerHead(resp)}
-	if !m.empty() {
+	if !m.Empty() {
 		a.meta = &m
 	}
 	var setsCookie bool

@@ -10,7 +10,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/redistest"
@@ -115,5 +114,5 @@ func TestWarmOpensConnections(t *testing.T) {
 
 func entryBytes(t *testing.T) []byte {
 	t.Helper()
-	return composer.AppendEntry(nil, entry("v"))
+	return rediscache.AppendEntry(nil, entry("v"))
 }

@@ -90,7 +90,7 @@ func (c *Cache) GetMulti(ctx context.Context, keys []string) ([]*composer.Entry,
 		if err != nil {
 			continue
 		}
-		if e, err := composer.DecodeEntry(b); err == nil {
+		if e, err := DecodeEntry(b); err == nil {
 			out[i] = e
 		}
 	}
@@ -153,7 +153,7 @@ func (c *Cache) Set(ctx context.Context, key string, e *composer.Entry, keep tim
 		return nil
 	}
 	if err := c.bounded(ctx, func(ctx context.Context) error {
-		return c.rdb.Set(ctx, key, composer.AppendEntry(nil, e), keep).Err()
+		return c.rdb.Set(ctx, key, AppendEntry(nil, e), keep).Err()
 	}); err != nil {
 		return fmt.Errorf("rediscache: set: %w", err)
 	}
