@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -26,7 +25,6 @@ const AssetPrefix = "/_fragments/"
 const (
 	maxAssetMemory = 16 << 20
 	assetKeep      = maxWindow
-	assetTimeout   = 2 * time.Second
 )
 
 // asset is one fragment asset as the composer serves it.
@@ -129,26 +127,11 @@ func (c *Composer) asset(fr *fragRuntime, path string) (*asset, error) {
 // fetchAsset fetches an asset from its fragment service, without
 // credentials, and keeps it in memory and in the cache.
 func (c *Composer) fetchAsset(fr *fragRuntime, path, key string) (*asset, error) {
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(fr.f.origin + path)
-	if err := fr.client.DoTimeout(req, resp, assetTimeout); err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
+	kind, body, err := fr.up.Asset(fr.f.origin, path)
+	if err != nil {
+		return nil, err
 	}
-	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
-		return nil, fmt.Errorf("the fragment service answered %d", sc)
-	}
-	a := &asset{body: bytes.Clone(resp.Body())}
-	switch ct := resp.Header.ContentType(); {
-	case hasType(ct, "text/css"):
-		a.kind = protocol.Stylesheet
-	case hasType(ct, "text/javascript"), hasType(ct, "application/javascript"):
-		a.kind = protocol.Script
-	default:
-		return nil, fmt.Errorf("content type %q is neither text/css nor text/javascript", truncate(ct, 40))
-	}
+	a := &asset{kind: kind, body: body}
 	c.assets.put(key, a)
 	e := &Entry{Body: a.body, Stored: time.Now(), MaxAge: assetKeep, Meta: &Meta{Assets: []protocol.Asset{{Kind: a.kind, Path: path}}}}
 	c.background("asset write", func() {
@@ -159,13 +142,4 @@ func (c *Composer) fetchAsset(fr *fragRuntime, path, key string) (*asset, error)
 		}
 	})
 	return a, nil
-}
-
-// hasType reports whether a Content-Type is the media type want, in any
-// case, with or without parameters.
-func hasType(ct []byte, want string) bool {
-	if len(ct) < len(want) || !bytes.EqualFold(ct[:len(want)], []byte(want)) {
-		return false
-	}
-	return len(ct) == len(want) || ct[len(want)] == ';' || ct[len(want)] == ' '
 }

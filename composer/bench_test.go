@@ -111,11 +111,3 @@ func BenchmarkParseLayout(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkCacheControl parses a typical fragment Cache-Control header.
-func BenchmarkCacheControl(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = composer.ParseCacheControl("public, max-age=60, stale-while-revalidate=30, stale-if-error=600")
-	}
-}

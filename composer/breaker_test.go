@@ -1,35 +1,49 @@
 package composer
 
 import (
-	"context"
-	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
-// breakerFetcher answers through the fragment's breaker, as the upstream
-// fetcher does, failing the n-th call (from 0) when fail(n).
-type breakerFetcher struct {
+// breakerService is a fragment service on loopback that fails the n-th
+// call (from 0) with a 500 when fail(n), and answers otherwise.
+type breakerService struct {
 	calls atomic.Int64
 	fail  atomic.Pointer[func(n int64) bool]
+	url   string
 }
 
-func (f *breakerFetcher) setFail(fn func(n int64) bool) { f.fail.Store(&fn) }
+func (f *breakerService) setFail(fn func(n int64) bool) { f.fail.Store(&fn) }
 
-func (f *breakerFetcher) fetch(_ context.Context, fr *fragRuntime, _ *fetchRequest, _ time.Time) (*answer, error) {
-	return fr.breaker.run(fr.f.Name, func() (*answer, error) {
+func newBreakerService(t *testing.T) *breakerService {
+	t.Helper()
+	f := &breakerService{}
+	f.setFail(func(int64) bool { return false })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.url = "http://" + ln.Addr().String() + "/"
+	srv := &fasthttp.Server{Handler: func(rc *fasthttp.RequestCtx) {
 		n := f.calls.Add(1) - 1
 		if (*f.fail.Load())(n) {
-			return nil, fmt.Errorf("%w: %s: 500", ErrFragmentStatus, fr.f.Name)
+			rc.SetStatusCode(fasthttp.StatusInternalServerError)
+			return
 		}
-		return &answer{body: []byte("<p>A live</p>"), shareable: true}, nil
-	})
+		rc.SetContentType("text/html")
+		rc.SetBodyString("<p>A live</p>")
+	}}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown(); _ = ln.Close(); <-done })
+	return f
 }
 
 // pageServer serves c over an in-memory listener for the test's length and
@@ -59,12 +73,13 @@ func pageServer(t *testing.T, c *Composer) func(path string) string {
 
 // breakerComposer serves a page whose one fragment, a, is never cached
 // and has the given breaker settings.
-func breakerComposer(t *testing.T, breakerYAML string) (*Composer, *breakerFetcher, func(string) string) {
+func breakerComposer(t *testing.T, breakerYAML string) (*Composer, *breakerService, func(string) string) {
 	t.Helper()
+	ff := newBreakerService(t)
 	src := `
 fragments:
   a:
-    url: "http://127.0.0.1:1/"
+    url: "` + ff.url + `"
     timeout: 200ms
     ttl: 0s
     fallback: "<p>A resting</p>"
@@ -77,8 +92,6 @@ pages:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	ff := &breakerFetcher{}
-	c.fetcher = ff
 	return c, ff, pageServer(t, c)
 }
 
@@ -110,19 +123,19 @@ func TestFlappingFragmentOnAboutHalfThePages(t *testing.T) {
 func TestDeadFragmentSkippedWithinCooldown(t *testing.T) {
 	c, ff, get := breakerComposer(t, "    breaker: {cooldown: 1h}")
 	ff.setFail(func(int64) bool { return true })
-	for range DefaultBreakerMinRequests {
+	for range upstream.DefaultBreakerMinRequests {
 		get("/")
 	}
 	if st := c.BreakerState("a"); st != "open" {
-		t.Fatalf("breaker %q after %d failures, want open", st, DefaultBreakerMinRequests)
+		t.Fatalf("breaker %q after %d failures, want open", st, upstream.DefaultBreakerMinRequests)
 	}
 	for range 50 {
 		if body := get("/"); !strings.Contains(body, "<p>A resting</p>") {
 			t.Fatalf("open circuit page lacks the fallback: %s", body)
 		}
 	}
-	if n := ff.calls.Load(); n != DefaultBreakerMinRequests {
-		t.Fatalf("fragment called %d times, want %d: none within the cool-down", n, DefaultBreakerMinRequests)
+	if n := ff.calls.Load(); n != upstream.DefaultBreakerMinRequests {
+		t.Fatalf("fragment called %d times, want %d: none within the cool-down", n, upstream.DefaultBreakerMinRequests)
 	}
 }
 

@@ -103,4 +103,3 @@ func blockFor(e *Entry, body []byte) *zparts.Block {
 	}
 	return e.Block
 }
-

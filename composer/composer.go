@@ -12,6 +12,8 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // Options configure a Composer.
@@ -123,7 +125,7 @@ func (c *Composer) Site() *Site { return c.rt.Load().site }
 // "half-open", or "" when it has none.
 func (c *Composer) BreakerState(name string) string {
 	if fr := c.rt.Load().frags[name]; fr != nil {
-		return fr.breaker.state()
+		return fr.up.BreakerState()
 	}
 	return ""
 }
@@ -215,12 +217,9 @@ func (c *Composer) recoverPanic(where string, what any, into func(error)) {
 	}
 	c.log.Error("panic recovered", "where", where, "slot", what, "err", fmt.Sprint(p), "stack", string(debug.Stack()))
 	if into != nil {
-		into(fmt.Errorf("%w: %v", ErrPanic, p))
+		into(fmt.Errorf("%w: %v", upstream.ErrPanic, p))
 	}
 }
-
-// ErrPanic reports a slot whose work panicked; the page degrades.
-var ErrPanic = errors.New("panic")
 
 // freshness is the policy for f's entry e: run-time tuning first, then the
 // config, then what the fragment declared.

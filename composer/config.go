@@ -15,6 +15,8 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/tessera-dev/tessera/internal/protocol"
+
+	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // Config is the composer's declarative configuration: the fragments it can
@@ -729,13 +731,13 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 
 // breaker compiles a fragment's breaker settings: each field its own, else
 // the default's (reported once, against defaults), else the built-in one.
-func (v *validator) breaker(path string, own, def BreakerConfig) BreakerSettings {
-	b := BreakerSettings{
-		MinRequests: DefaultBreakerMinRequests,
-		FailureRate: DefaultBreakerFailureRate,
-		Window:      DefaultBreakerWindow,
-		Probes:      DefaultBreakerProbes,
-		Cooldown:    DefaultBreakerCooldown,
+func (v *validator) breaker(path string, own, def BreakerConfig) upstream.BreakerSettings {
+	b := upstream.BreakerSettings{
+		MinRequests: upstream.DefaultBreakerMinRequests,
+		FailureRate: upstream.DefaultBreakerFailureRate,
+		Window:      upstream.DefaultBreakerWindow,
+		Probes:      upstream.DefaultBreakerProbes,
+		Cooldown:    upstream.DefaultBreakerCooldown,
 	}
 	for _, layer := range []struct {
 		path string

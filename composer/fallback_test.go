@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // TestFallbackFitsItsPlace: a slot gets the fallback for its view, nested
@@ -34,9 +36,9 @@ pages:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	c.fetcher = &fakeFetcher{fn: func(_ context.Context, req *fetchRequest) (*answer, error) {
-		if strings.Contains(req.url, "/bar") {
-			return &answer{body: []byte(`<div id="bar"><!--@slot:w view=mini--></div>`), shareable: true}, nil
+	c.fetcher = &fakeFetcher{fn: func(_ context.Context, req *upstream.Request) (*upstream.Answer, error) {
+		if strings.Contains(req.URL, "/bar") {
+			return &upstream.Answer{Body: []byte(`<div id="bar"><!--@slot:w view=mini--></div>`), Shareable: true}, nil
 		}
 		return nil, errors.New("weather down")
 	}}

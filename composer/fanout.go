@@ -11,6 +11,8 @@ import (
 
 	"github.com/tessera-dev/tessera/composer/zparts"
 	"github.com/tessera-dev/tessera/internal/protocol"
+
+	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // pageRun is one page being composed: its plan, and the state of every
@@ -180,29 +182,29 @@ func (r *pageRun) resolve(sr *slotRun) {
 	sr.res.start = r.c.clock.Now()
 	timeout, stop := r.c.clock.NewTimer(f.Timeout)
 	defer stop()
-	var a *answer
+	var a *upstream.Answer
 	var err error
 	select {
 	case r.sem <- struct{}{}:
 		a, err = r.c.coalesced(fr, ps, timeout, r.ctx.Done())
 		<-r.sem
 	case <-timeout:
-		err = fmt.Errorf("%w: %s after %s (waiting to fetch)", ErrFragmentTimeout, f.Name, f.Timeout)
+		err = fmt.Errorf("%w: %s after %s (waiting to fetch)", upstream.ErrFragmentTimeout, f.Name, f.Timeout)
 	case <-r.ctx.Done():
-		err = fmt.Errorf("%w: %s: page ended", ErrFragmentTimeout, f.Name)
+		err = fmt.Errorf("%w: %s: page ended", upstream.ErrFragmentTimeout, f.Name)
 	}
 	sr.res.dur = r.c.clock.Now().Sub(sr.res.start)
 	fr.m.observe(sr.res.dur)
 	if err == nil {
-		err = statusAllowed(ps, a.meta)
+		err = statusAllowed(ps, a.Meta)
 	}
 	if err != nil {
 		r.degrade(sr, err)
 		return
 	}
-	sr.res.body, sr.res.meta, sr.res.result, sr.res.private = a.body, a.meta, resultMiss, !a.shareable
+	sr.res.body, sr.res.meta, sr.res.result, sr.res.private = a.Body, a.Meta, resultMiss, !a.Shareable
 	if ps.slot.Primary {
-		sr.res.cookies = a.cookies
+		sr.res.cookies = a.Cookies
 	}
 	fr.m.result(resultMiss)
 }
@@ -213,7 +215,7 @@ func statusAllowed(ps *plannedSlot, m *Meta) error {
 	if m == nil || m.Status == 0 || ps.slot.Primary {
 		return nil
 	}
-	return fmt.Errorf("%w: %s: %d (only a primary slot may set the page's status)", ErrFragmentStatus, ps.slot.Fragment.Name, m.Status)
+	return fmt.Errorf("%w: %s: %d (only a primary slot may set the page's status)", upstream.ErrFragmentStatus, ps.slot.Fragment.Name, m.Status)
 }
 
 // degrade fills a slot that could not be fetched: its stale copy, the
@@ -240,14 +242,14 @@ func (r *pageRun) degrade(sr *slotRun, err error) {
 // answer that is not shareable is used only by the request that fetched
 // it: a waiter handed one fetches its own. It gives up when timeout fires
 // or done closes.
-func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout <-chan time.Time, done <-chan struct{}) (*answer, error) {
+func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout <-chan time.Time, done <-chan struct{}) (*upstream.Answer, error) {
 	f := fr.f
 	var ran atomic.Bool
 	fetch := func() (v any, err error) {
 		ran.Store(true)
 		defer c.recoverPanic("fetch", f, func(e error) { v, err = nil, e })
 		if e := c.recentEntry(ps.key); e != nil && c.freshness(f, e).state(e, c.clock.Now()) == stateFresh {
-			return &answer{body: e.Body, version: e.Version, shareable: true, meta: e.Meta}, nil
+			return &upstream.Answer{Body: e.Body, Version: e.Version, Shareable: true, Meta: e.Meta}, nil
 		}
 		return c.fetchAndStore(fr, ps)
 	}
@@ -258,7 +260,7 @@ func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout <-chan ti
 		if err != nil {
 			return nil, err
 		}
-		return v.(*answer), nil
+		return v.(*upstream.Answer), nil
 	}
 	ch := c.flight.DoChan(ps.flight, fetch)
 	for {
@@ -267,15 +269,15 @@ func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout <-chan ti
 			switch {
 			case res.Err != nil:
 				return nil, res.Err
-			case !res.Val.(*answer).shareable && !ran.Load():
+			case !res.Val.(*upstream.Answer).Shareable && !ran.Load():
 				ch = c.fetchAsync(fetch)
 			default:
-				return res.Val.(*answer), nil
+				return res.Val.(*upstream.Answer), nil
 			}
 		case <-timeout:
-			return nil, fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, f.Name, f.Timeout)
+			return nil, fmt.Errorf("%w: %s after %s", upstream.ErrFragmentTimeout, f.Name, f.Timeout)
 		case <-done:
-			return nil, fmt.Errorf("%w: %s: page ended", ErrFragmentTimeout, f.Name)
+			return nil, fmt.Errorf("%w: %s: page ended", upstream.ErrFragmentTimeout, f.Name)
 		}
 	}
 }
@@ -293,7 +295,7 @@ func (c *Composer) fetchAsync(fetch func() (any, error)) <-chan singleflight.Res
 
 // fetchAndStore makes one upstream call and, when the answer may be shared,
 // stores it without holding the caller up.
-func (c *Composer) fetchAndStore(fr *fragRuntime, ps *plannedSlot) (*answer, error) {
+func (c *Composer) fetchAndStore(fr *fragRuntime, ps *plannedSlot) (*upstream.Answer, error) {
 	f := fr.f
 	start := c.clock.Now()
 	fr.m.fetches.Inc()
@@ -301,19 +303,19 @@ func (c *Composer) fetchAndStore(fr *fragRuntime, ps *plannedSlot) (*answer, err
 	d := c.clock.Now().Sub(start)
 	fr.m.fetchSeconds.Update(d.Seconds())
 	if err != nil {
-		fr.m.fetchError(errorReason(err))
-		if errorReason(err) != "circuit_open" {
+		fr.m.fetchError(upstream.Reason(err))
+		if upstream.Reason(err) != "circuit_open" {
 			fr.m.record(d, "", err)
 			c.log.Warn("fragment fetch failed", "fragment", f.Name, "err", err, "dur", d)
 		}
 		return nil, err
 	}
-	fr.m.record(d, a.version, nil)
+	fr.m.record(d, a.Version, nil)
 	c.learn(fr, a)
-	if !a.shareable {
+	if !a.Shareable {
 		return a, nil
 	}
-	e := &Entry{Body: a.body, Version: a.version, Stored: start, MaxAge: a.cc.TTL(), SWR: a.cc.SWR, SIE: a.cc.SIE, Meta: a.meta}
+	e := &Entry{Body: a.Body, Version: a.Version, Stored: start, MaxAge: a.CC.TTL(), SWR: a.CC.SWR, SIE: a.CC.SIE, Meta: a.Meta}
 	if keep := c.freshness(f, e).keep(); keep > 0 && fr.mayStore(ps.key, start, keep) {
 		c.store(ps.key, e, keep)
 	}

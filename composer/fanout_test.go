@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // fakeClock is a clock whose time moves only when the test says.
@@ -70,10 +72,10 @@ func (c *fakeClock) waiting() int {
 // fakeFetcher answers with fn, counting calls.
 type fakeFetcher struct {
 	calls atomic.Int64
-	fn    func(ctx context.Context, req *fetchRequest) (*answer, error)
+	fn    func(ctx context.Context, req *upstream.Request) (*upstream.Answer, error)
 }
 
-func (f *fakeFetcher) fetch(ctx context.Context, _ *fragRuntime, req *fetchRequest, _ time.Time) (*answer, error) {
+func (f *fakeFetcher) fetch(ctx context.Context, _ *fragRuntime, req *upstream.Request, _ time.Time) (*upstream.Answer, error) {
 	f.calls.Add(1)
 	return f.fn(ctx, req)
 }
@@ -186,7 +188,7 @@ func TestPlanKeysAndRequests(t *testing.T) {
 		inputs: map[string]string{"city": "oslo"},
 	}
 	pl := planPage(site, page, req, &Tuning{Generations: map[string]uint64{"b": 3}})
-	got := []string{pl.slots[0].key, pl.slots[1].key, pl.slots[0].req.url, pl.slots[0].flight}
+	got := []string{pl.slots[0].key, pl.slots[1].key, pl.slots[0].req.URL, pl.slots[0].flight}
 	want := []string{"tessera:f:a:0:%2A:", "tessera:f:b:3:%2A:", "http://127.0.0.1:1/", "tessera:f:a:0:%2A:"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("keys (-want +got)\n%s", d)
@@ -228,32 +230,32 @@ func TestResolveOutcomes(t *testing.T) {
 		name     string
 		slot     string
 		stale    *Entry
-		fetch    func(context.Context, *fetchRequest) (*answer, error)
+		fetch    func(context.Context, *upstream.Request) (*upstream.Answer, error)
 		body     string
 		result   cacheResult
 		served   servedAs
 		errIs    error
 		advances bool // the fetch hangs until the clock passes the timeout
 	}{
-		{name: "answer", slot: "a", fetch: func(context.Context, *fetchRequest) (*answer, error) {
-			return &answer{body: []byte("<p>A</p>"), shareable: true}, nil
+		{name: "answer", slot: "a", fetch: func(context.Context, *upstream.Request) (*upstream.Answer, error) {
+			return &upstream.Answer{Body: []byte("<p>A</p>"), Shareable: true}, nil
 		}, body: "<p>A</p>", result: resultMiss},
-		{name: "error, stale copy", slot: "a", stale: stale, fetch: func(context.Context, *fetchRequest) (*answer, error) {
+		{name: "error, stale copy", slot: "a", stale: stale, fetch: func(context.Context, *upstream.Request) (*upstream.Answer, error) {
 			return nil, boom
 		}, body: "<p>A stale</p>", result: resultStale, served: servedStale, errIs: boom},
-		{name: "error, fallback", slot: "a", fetch: func(context.Context, *fetchRequest) (*answer, error) {
+		{name: "error, fallback", slot: "a", fetch: func(context.Context, *upstream.Request) (*upstream.Answer, error) {
 			return nil, boom
 		}, body: "<p>A fallback</p>", result: resultError, served: servedFallback, errIs: boom},
-		{name: "error, placeholder", slot: "b", fetch: func(context.Context, *fetchRequest) (*answer, error) {
+		{name: "error, placeholder", slot: "b", fetch: func(context.Context, *upstream.Request) (*upstream.Answer, error) {
 			return nil, boom
 		}, body: string(emptySlot("b")), result: resultError, served: servedEmpty, errIs: boom},
-		{name: "panic degrades the slot", slot: "a", fetch: func(context.Context, *fetchRequest) (*answer, error) {
+		{name: "panic degrades the slot", slot: "a", fetch: func(context.Context, *upstream.Request) (*upstream.Answer, error) {
 			panic("fragment library bug")
-		}, body: "<p>A fallback</p>", result: resultError, served: servedFallback, errIs: ErrPanic},
-		{name: "hang cut at the fragment's timeout", slot: "a", advances: true, fetch: func(ctx context.Context, _ *fetchRequest) (*answer, error) {
+		}, body: "<p>A fallback</p>", result: resultError, served: servedFallback, errIs: upstream.ErrPanic},
+		{name: "hang cut at the fragment's timeout", slot: "a", advances: true, fetch: func(ctx context.Context, _ *upstream.Request) (*upstream.Answer, error) {
 			<-hang // answers only when the test ends: only the slot's own timer ends the wait
 			return nil, boom
-		}, body: "<p>A fallback</p>", result: resultError, served: servedFallback, errIs: ErrFragmentTimeout},
+		}, body: "<p>A fallback</p>", result: resultError, served: servedFallback, errIs: upstream.ErrFragmentTimeout},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ff := &fakeFetcher{fn: tt.fetch}
@@ -287,9 +289,9 @@ func TestResolveOutcomes(t *testing.T) {
 // time after it.
 func TestOneRefreshPerKey(t *testing.T) {
 	release := make(chan struct{})
-	ff := &fakeFetcher{fn: func(context.Context, *fetchRequest) (*answer, error) {
+	ff := &fakeFetcher{fn: func(context.Context, *upstream.Request) (*upstream.Answer, error) {
 		<-release
-		return &answer{body: []byte("<p>A</p>"), shareable: true}, nil
+		return &upstream.Answer{Body: []byte("<p>A</p>"), Shareable: true}, nil
 	}}
 	fc := &fakeCache{grant: true}
 	c, clk := unitComposer(t, ff, fc)
@@ -314,7 +316,7 @@ func TestOneRefreshPerKey(t *testing.T) {
 // TestRefreshLockHeldElsewhere: when another composer holds the lock, the
 // key is not tried again until the lock would have expired.
 func TestRefreshLockHeldElsewhere(t *testing.T) {
-	ff := &fakeFetcher{fn: func(context.Context, *fetchRequest) (*answer, error) { return nil, errors.New("unused") }}
+	ff := &fakeFetcher{fn: func(context.Context, *upstream.Request) (*upstream.Answer, error) { return nil, errors.New("unused") }}
 	fc := &fakeCache{grant: false}
 	c, _ := unitComposer(t, ff, fc)
 	rt := c.rt.Load()
@@ -377,8 +379,8 @@ func (panicObserver) ObserveSlot(SlotEvent) {}
 // refresh, or the streamed page's writer is recovered and counted; the
 // process lives and the page is served.
 func TestPanicsDegradeNotCrash(t *testing.T) {
-	ok := func(context.Context, *fetchRequest) (*answer, error) {
-		return &answer{body: []byte("<p>A</p>"), shareable: true}, nil
+	ok := func(context.Context, *upstream.Request) (*upstream.Answer, error) {
+		return &upstream.Answer{Body: []byte("<p>A</p>"), Shareable: true}, nil
 	}
 	t.Run("cache write", func(t *testing.T) {
 		c, _ := unitComposer(t, &fakeFetcher{fn: ok}, nil)
@@ -431,12 +433,12 @@ func serveOnce(t *testing.T, c *Composer, path string) string {
 // releases its client, breaker and series; one that keeps a fragment keeps
 // its breaker and counts.
 func TestReloadReleasesFragmentResources(t *testing.T) {
-	c, _ := unitComposer(t, &fakeFetcher{fn: func(context.Context, *fetchRequest) (*answer, error) {
-		return &answer{body: []byte("<p>A</p>"), shareable: true}, nil
+	c, _ := unitComposer(t, &fakeFetcher{fn: func(context.Context, *upstream.Request) (*upstream.Answer, error) {
+		return &upstream.Answer{Body: []byte("<p>A</p>"), Shareable: true}, nil
 	}}, &fakeCache{})
 	c.releaseAfter = 0
 	resolveOne(c, "a", nil)
-	brA := c.rt.Load().fragment("a").breaker
+	brA := c.rt.Load().fragment("a").up
 	series := func() string {
 		var b strings.Builder
 		c.m.set.WritePrometheus(&b)
@@ -451,7 +453,7 @@ func TestReloadReleasesFragmentResources(t *testing.T) {
 	if c.BreakerState("b") != "" {
 		t.Fatal("b's breaker outlived its config")
 	}
-	if c.rt.Load().fragment("a").breaker != brA {
+	if c.rt.Load().fragment("a").up != brA {
 		t.Fatal("a's breaker was replaced although its settings did not change")
 	}
 	if st := c.Stats("a"); st.Misses != 1 {
@@ -484,9 +486,9 @@ pages:
   - {path: /, title: T, layout: page.html, stream: never}
 `, `<main><!--@slot:a--></main>`)
 	var inFlight, most atomic.Int64
-	ff := &fakeFetcher{fn: func(_ context.Context, req *fetchRequest) (*answer, error) {
-		if strings.HasSuffix(req.url, "/a") {
-			return &answer{body: []byte(`<a><!--@slot:b n=1--><!--@slot:b n=2--><!--@slot:b n=3--><!--@slot:b n=4--></a>`), shareable: true}, nil
+	ff := &fakeFetcher{fn: func(_ context.Context, req *upstream.Request) (*upstream.Answer, error) {
+		if strings.HasSuffix(req.URL, "/a") {
+			return &upstream.Answer{Body: []byte(`<a><!--@slot:b n=1--><!--@slot:b n=2--><!--@slot:b n=3--><!--@slot:b n=4--></a>`), Shareable: true}, nil
 		}
 		n := inFlight.Add(1)
 		for {
@@ -497,7 +499,7 @@ pages:
 		}
 		time.Sleep(20 * time.Millisecond) // hold the fetch so others overlap if allowed
 		inFlight.Add(-1)
-		return &answer{body: []byte("<b>" + req.url[len(req.url)-1:] + "</b>"), shareable: true}, nil
+		return &upstream.Answer{Body: []byte("<b>" + req.URL[len(req.URL)-1:] + "</b>"), Shareable: true}, nil
 	}}
 	obs := &recordingObserver{}
 	c, err := New(Options{Site: site, Cache: &fakeCache{}, FanOut: 2, Observer: obs})

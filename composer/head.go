@@ -87,7 +87,7 @@ func (r *pageRun) writeHead(out *pageOut, part pagePart) {
 			}
 		}
 	}
-	if !h.ok || head.empty() && len(links) == 0 {
+	if !h.ok || head.Empty() && len(links) == 0 {
 		out.static(part.static, part.block)
 		return
 	}
@@ -104,7 +104,7 @@ func (r *pageRun) writeHead(out *pageOut, part pagePart) {
 	if head.Title != "" {
 		out.component(titleTag(h.title(head.Title)))
 	}
-	if !head.empty() {
+	if !head.Empty() {
 		out.component(headTags(head))
 	}
 	out.raw(links)
@@ -250,7 +250,7 @@ func (r *pageRun) setPolicy(rc *fasthttp.RequestCtx) {
 func (r *pageRun) setCaching(rc *fasthttp.RequestCtx, setsCookies bool) {
 	private := setsCookies
 	for _, sr := range r.top {
-		private = private || sr.ps.req.personal != "" || isDone(sr) && sr.res.private
+		private = private || sr.ps.req.Personal != "" || isDone(sr) && sr.res.private
 	}
 	for _, name := range r.pl.page.fragments {
 		private = private || r.rt.fragment(name).private()

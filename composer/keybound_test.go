@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // recordingCache is an empty cache that records the keys written.
@@ -79,8 +81,8 @@ pages:
 	t.Cleanup(func() { _ = c.Close() })
 	clk := newFakeClock()
 	c.clock = clk
-	c.fetcher = &fakeFetcher{fn: func(_ context.Context, req *fetchRequest) (*answer, error) {
-		return &answer{body: []byte("<p>" + req.url + "</p>"), shareable: true}, nil
+	c.fetcher = &fakeFetcher{fn: func(_ context.Context, req *upstream.Request) (*upstream.Answer, error) {
+		return &upstream.Answer{Body: []byte("<p>" + req.URL + "</p>"), Shareable: true}, nil
 	}}
 	page := func(q string) string {
 		t.Helper()

@@ -28,13 +28,6 @@ var ErrBadMarker = protocol.ErrBadMarker
 // marker is an error.
 func ParseLayout(html []byte) ([]Part, error) { return protocol.ParseMarkers(html) }
 
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "…"
-	}
-	return string(b)
-}
-
 // renderLayout produces a page's layout HTML: a built-in templ layout by
 // name, or an HTML file read relative to dir.
 func renderLayout(pc PageConfig, dir string) ([]byte, error) {

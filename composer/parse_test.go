@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -82,46 +81,6 @@ func FuzzParseLayout(f *testing.F) {
 		}
 		if !bytes.Contains(in, []byte("<!--@slot:")) && !bytes.Equal(static, in) {
 			t.Fatal("input without markers not kept whole")
-		}
-	})
-}
-
-func TestParseCacheControl(t *testing.T) {
-	tests := []struct {
-		in   string
-		want composer.CacheControl
-		ttl  time.Duration
-	}{
-		{"public, max-age=60", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true, Public: true}, time.Minute},
-		{"max-age=60, s-maxage=10", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true, SMaxAge: 10 * time.Second, HasSMax: true}, 10 * time.Second},
-		{`max-age="30", stale-while-revalidate=5, stale-if-error=600`, composer.CacheControl{MaxAge: 30 * time.Second, HasMaxAge: true, SWR: 5 * time.Second, SIE: 10 * time.Minute}, 30 * time.Second},
-		{"no-store", composer.CacheControl{NoStore: true}, 0},
-		{"max-age=60, no-cache", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true, NoCache: true}, 0},
-		{"max-age=-1", composer.CacheControl{}, 0},
-		{"max-age=abc, private", composer.CacheControl{Private: true}, 0},
-		{"max-age=60, must-revalidate, stale-if-error=60", composer.CacheControl{MaxAge: time.Minute, HasMaxAge: true, MustReval: true}, time.Minute},
-		{"", composer.CacheControl{}, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got := composer.ParseCacheControl(tt.in)
-			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Fatalf("-want +got\n%s", d)
-			}
-			if got.TTL() != tt.ttl {
-				t.Fatalf("TTL %s, want %s", got.TTL(), tt.ttl)
-			}
-		})
-	}
-}
-
-func FuzzParseCacheControl(f *testing.F) {
-	f.Add("public, max-age=60, stale-while-revalidate=30")
-	f.Add(`s-maxage="5",,, no-store`)
-	f.Fuzz(func(t *testing.T, h string) {
-		cc := composer.ParseCacheControl(h)
-		if cc.TTL() < 0 || cc.SWR < 0 || cc.SIE < 0 {
-			t.Fatalf("negative duration from %q: %+v", h, cc)
 		}
 	})
 }

@@ -1,9 +1,11 @@
 package composer
 
 import (
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/tessera-dev/tessera/composer/upstream"
 	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
@@ -29,7 +31,7 @@ type plannedSlot struct {
 	// flight is the coalescing key: the cache key and the user's
 	// forwarded values, so that distinct users never share a fetch.
 	flight string
-	req    fetchRequest
+	req    upstream.Request
 	// spanID is sent to the fragment in traceparent; parentSpan is the
 	// page's span or, nested, the enclosing slot's.
 	spanID, parentSpan string
@@ -66,7 +68,7 @@ func planSlot(s *Slot, req request, t *Tuning, parent []string, parentSpan strin
 	ps := plannedSlot{
 		slot:       s,
 		key:        cacheKey(f, t.Generation(f.Name), q),
-		req:        fetchRequest{url: buildURL(f.URL, q)},
+		req:        upstream.Request{URL: buildURL(f.URL, q)},
 		spanID:     newID(8),
 		parentSpan: parentSpan,
 		chain:      s.chain,
@@ -74,25 +76,25 @@ func planSlot(s *Slot, req request, t *Tuning, parent []string, parentSpan strin
 	if parent != nil {
 		ps.chain = append(parent[:len(parent):len(parent)], f.Name)
 	}
-	ps.req.headers = make([][2]string, 0, 2+len(f.ForwardHeaders))
-	ps.req.headers = append(ps.req.headers, [2]string{protocol.HeaderRequestID, req.ids.requestID}, [2]string{protocol.HeaderTraceparent, req.ids.traceparent(ps.spanID)})
+	ps.req.Headers = make([][2]string, 0, 2+len(f.ForwardHeaders))
+	ps.req.Headers = append(ps.req.Headers, [2]string{protocol.HeaderRequestID, req.ids.requestID}, [2]string{protocol.HeaderTraceparent, req.ids.traceparent(ps.spanID)})
 	var personal strings.Builder
 	for _, h := range f.ForwardHeaders {
 		if v, ok := req.fwd.headers[h]; ok {
-			ps.req.headers = append(ps.req.headers, [2]string{h, v})
+			ps.req.Headers = append(ps.req.Headers, [2]string{h, v})
 			personal.WriteString("h\x00" + h + "\x00" + v + "\x00")
 		}
 	}
 	for _, c := range f.ForwardCookies {
 		if v, ok := req.fwd.cookies[c]; ok {
-			ps.req.cookies = append(ps.req.cookies, [2]string{c, v})
+			ps.req.Cookies = append(ps.req.Cookies, [2]string{c, v})
 			personal.WriteString("c\x00" + c + "\x00" + v + "\x00")
 		}
 	}
-	ps.req.personal = personal.String()
+	ps.req.Personal = personal.String()
 	ps.flight = ps.key
-	if ps.req.personal != "" {
-		ps.flight += "\x00" + ps.req.personal
+	if ps.req.Personal != "" {
+		ps.flight += "\x00" + ps.req.Personal
 	}
 	return ps
 }
@@ -187,4 +189,40 @@ func refusedPlaceholder(site *Site, name string) []byte {
 		return emptySlot(name)
 	}
 	return anonymousEmpty
+}
+
+// buildURL joins a fragment URL with the slot's query.
+func buildURL(base, query string) string {
+	if query == "" {
+		return base
+	}
+	if strings.Contains(base, "?") {
+		return base + "&" + query
+	}
+	return base + "?" + query
+}
+
+// slotQuery is the query a slot sends: its own params (already encoded at
+// config load) followed by the fragment's vary inputs in sorted order, so
+// that it doubles as the cache key's variant. A slot cannot set a vary
+// input itself (bindSlot refuses it), so the two never overlap.
+func slotQuery(s *Slot, inputs map[string]string) string {
+	if len(s.Fragment.Vary) == 0 {
+		return s.params
+	}
+	var b strings.Builder
+	b.WriteString(s.params)
+	for _, name := range s.Fragment.Vary {
+		v := inputs[name]
+		if v == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(name))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(v))
+	}
+	return b.String()
 }

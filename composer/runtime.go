@@ -1,12 +1,13 @@
 package composer
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/tessera-dev/tessera/internal/protocol"
+
+	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // runtime is a compiled site with the resources each of its fragments
@@ -20,10 +21,9 @@ type runtime struct {
 
 // fragRuntime is what one fragment of a runtime owns.
 type fragRuntime struct {
-	f       *Fragment
-	client  *fasthttp.Client
-	breaker *breaker
-	m       *fragMeters
+	f  *Fragment
+	up *upstream.Client
+	m  *fragMeters
 	// keys bounds the distinct cache keys the fragment stores (nil: its
 	// keys are bounded by allowlists).
 	keys *keyBound
@@ -67,13 +67,12 @@ func newRuntime(s *Site, old *runtime, m *meters) *runtime {
 			if prev := old.frags[name]; prev != nil {
 				fr.fragMemory = prev.fragMemory
 				if sameUpstream(prev.f, f) {
-					fr.client, fr.breaker = prev.client, prev.breaker
+					fr.up = prev.up
 				}
 			}
 		}
-		if fr.client == nil {
-			fr.client = newClient(f)
-			fr.breaker = newBreaker(f)
+		if fr.up == nil {
+			fr.up = upstream.NewClient(f.target())
 		}
 		rt.frags[name] = fr
 	}
@@ -93,13 +92,36 @@ func sameUpstream(a, b *Fragment) bool {
 func (rt *runtime) release(current func(name string) *fragRuntime, m *meters) {
 	for name, fr := range rt.frags {
 		kept := current(name)
-		if kept == nil || kept.client != fr.client {
-			fr.client.CloseIdleConnections()
+		if kept == nil || kept.up != fr.up {
+			fr.up.CloseIdleConnections()
 		}
 		if kept == nil && m != nil {
 			m.drop(name)
 		}
 	}
+}
+
+// target is how f's upstream client calls it.
+func (f *Fragment) target() upstream.Target {
+	return upstream.Target{
+		Name: f.Name, Timeout: f.Timeout, MaxBytes: f.MaxBytes, Auth: f.Auth, Secret: f.secret,
+		Accepts: f.acceptsVersion, Version: f.Version, SetCookies: f.SetCookies,
+		RedirectHosts: f.redirectHosts, Breaker: f.Breaker,
+	}
+}
+
+// fetcher makes one upstream call for a fragment, bounded by deadline. It
+// must be safe for concurrent use. The composer's is upstreamFetcher; tests
+// use fakes.
+type fetcher interface {
+	fetch(ctx context.Context, fr *fragRuntime, req *upstream.Request, deadline time.Time) (*upstream.Answer, error)
+}
+
+// upstreamFetcher calls fragment services with each fragment's own client.
+type upstreamFetcher struct{}
+
+func (upstreamFetcher) fetch(_ context.Context, fr *fragRuntime, req *upstream.Request, deadline time.Time) (*upstream.Answer, error) {
+	return fr.up.Fetch(req, deadline)
 }
 
 // fragment is the runtime of a configured fragment (nil if none).

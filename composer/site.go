@@ -8,6 +8,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/tessera-dev/tessera/composer/zparts"
+
+	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // Site is a compiled, validated configuration: what the composer serves.
@@ -112,25 +114,14 @@ func parsePath(path string) ([]segment, []string, error) {
 }
 
 // AuthKind is how the composer authenticates to a fragment service.
-type AuthKind int
+type AuthKind = upstream.AuthKind
 
 // The supported authentication kinds.
 const (
-	AuthNone AuthKind = iota
-	AuthBearer
-	AuthHMAC
+	AuthNone   = upstream.AuthNone
+	AuthBearer = upstream.AuthBearer
+	AuthHMAC   = upstream.AuthHMAC
 )
-
-func (k AuthKind) String() string {
-	switch k {
-	case AuthBearer:
-		return "bearer"
-	case AuthHMAC:
-		return "hmac"
-	default:
-		return "none"
-	}
-}
 
 // Fragment is one fragment service as the composer calls it.
 type Fragment struct {
@@ -155,7 +146,7 @@ type Fragment struct {
 	Auth           AuthKind
 	secret         string
 	// Breaker tunes its circuit breaker.
-	Breaker BreakerSettings
+	Breaker upstream.BreakerSettings
 	// MaxKeys bounds the distinct cache keys it stores per window when
 	// it varies by an input without an allowlist; 0 when it does not.
 	MaxKeys int

@@ -13,6 +13,8 @@ import (
 
 	"github.com/tessera-dev/tessera/composer/zparts"
 	"github.com/tessera-dev/tessera/internal/protocol"
+
+	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // wholePage is the stream decision: a page is sent whole (one write,
@@ -274,7 +276,7 @@ func (r *pageRun) await(out *pageOut, done <-chan struct{}) bool {
 func (r *pageRun) failPrimary(rc *fasthttp.RequestCtx, sr *slotRun) {
 	r.cancel()
 	status := fasthttp.StatusBadGateway
-	if errors.Is(sr.res.err, ErrFragmentTimeout) {
+	if errors.Is(sr.res.err, upstream.ErrFragmentTimeout) {
 		status = fasthttp.StatusGatewayTimeout
 	}
 	r.c.goSafe("page end", func() { r.finish(status) }, nil)

@@ -203,4 +203,3 @@ func msec(d time.Duration) uint32 {
 	}
 	return uint32(ms)
 }
-

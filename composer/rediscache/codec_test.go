@@ -86,4 +86,3 @@ func TestEntryWireFormatCarriesTheBlock(t *testing.T) {
 		t.Fatalf("entry with a corrupt block: %+v, %v", got, err)
 	}
 }
-
