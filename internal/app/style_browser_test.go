@@ -55,12 +55,13 @@ type stylePage struct {
 var topbarSelectors = []string{
 	`[data-slot="topbar"]`,
 	`[data-slot="topbar"] > *`,
-	`.frag-topbar__inner`,
-	`.frag-topbar__inner > :first-child > *`,
-	`.frag-topbar__inner > :first-child > * > :first-child`,
-	`.frag-topbar__inner > :first-child > * > :last-child`,
-	`.frag-topbar__inner > :last-child > *`,
-	`.frag-topbar__inner > :last-child > * > :last-child`,
+	`[data-slot="topbar"] > * > *`,
+	`[data-slot="topbar"] > * > * > *`,
+	`[data-slot="topbar"] > * > * > :first-child > *`,
+	`[data-slot="topbar"] > * > * > :first-child > * > :first-child`,
+	`[data-slot="topbar"] > * > * > :first-child > * > :last-child`,
+	`[data-slot="topbar"] > * > * > :last-child > *`,
+	`[data-slot="topbar"] > * > * > :last-child > * > :last-child`,
 }
 
 var stylePages = []stylePage{
