@@ -36,6 +36,12 @@ const secondaryCount = 4
 //go:embed data/headlines.json
 var feedJSON []byte
 
+// stylesheet is the fragment's own CSS, served under a content-hashed
+// name and linked from every answer.
+//
+//go:embed headlines.css
+var stylesheet []byte
+
 // Config configures the headlines service.
 type Config struct {
 	// MaxAge is the snippet's Cache-Control max-age.
@@ -103,6 +109,7 @@ func New(cfg Config, log *slog.Logger) (*fragment.Server, error) {
 		MaxAge:               cfg.MaxAge,
 		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
 		Auth:                 fragment.NoAuth(),
+		Assets:               []fragment.Asset{fragment.CSS("headlines.css", stylesheet)},
 	}, log.With("component", Name), h.snippet)
 }
 

@@ -153,3 +153,18 @@ func TestHealthz(t *testing.T) {
 		t.Errorf("healthz: %d %s", resp.StatusCode(), resp.Body())
 	}
 }
+
+// TestStylesheet: every view links the fragment's own stylesheet, and
+// the stylesheet holds the rules of every view.
+func TestStylesheet(t *testing.T) {
+	t.Parallel()
+	srv := start(t)
+	for _, q := range []string{"/", "/?view=list", "/?view=ticker", "/?view=article&story=lynx-return-kielder-forest"} {
+		css := string(srv.Stylesheet(t, srv.Get(t, q), "headlines.css"))
+		for _, want := range []string{".frag-headlines {", ".frag-headlines--hero {", ".frag-headlines .frag-headlines__row {", ".frag-headlines--ticker {"} {
+			if !strings.Contains(css, want) {
+				t.Errorf("%s: headlines.css lacks %q", q, want)
+			}
+		}
+	}
+}
