@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,12 +130,12 @@ func Stylesheets(resp *fasthttp.Response) []string {
 // fails the test otherwise.
 func (s *Server) Stylesheet(t testing.TB, resp *fasthttp.Response, name string) []byte {
 	t.Helper()
-	stem, ok := bytes.CutSuffix([]byte(name), []byte(".css"))
+	stem, ok := strings.CutSuffix(name, ".css")
 	if !ok {
 		t.Fatalf("fragmenttest: %q is not a stylesheet's file name", name)
 	}
 	links := Stylesheets(resp)
-	re := regexp.MustCompile(`^/assets/` + regexp.QuoteMeta(string(stem)) + `\.[0-9a-f]{8}\.css$`)
+	re := regexp.MustCompile(`^/assets/` + regexp.QuoteMeta(stem) + `\.[0-9a-f]{8}\.css$`)
 	if len(links) != 1 || !re.MatchString(links[0]) {
 		t.Fatalf("fragmenttest: the answer declares stylesheets %q; want one, /assets/%s.<8 hex>.css", links, stem)
 	}
