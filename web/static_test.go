@@ -10,6 +10,9 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/goccy/go-yaml"
+
+	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/web"
 )
 
@@ -29,6 +32,9 @@ func TestStaticFiles(t *testing.T) {
 		{"css/site.css", "[data-slot]"},
 		{"css/site.css", ".frag-fallback"},
 		{"css/site.css", ".frag-empty"},
+		{"css/site.css", ".frag-fallback-bar__inner"},
+		{"css/site.css", ".frag-fallback-ticker__label"},
+		{"css/site.css", ".frag-fallback-mini"},
 		{"css/site.css", ":focus-visible"},
 		{"favicon.svg", "<svg"},
 		{"img/logo.svg", "Tessera"},
@@ -116,5 +122,63 @@ func TestStaticFilesCarryTheBuildTime(t *testing.T) {
 	}
 	if !fi.ModTime().Equal(web.BuildTime) || web.BuildTime.Year() < 2000 {
 		t.Errorf("site.css dated %v, build time %v; want a real build time", fi.ModTime(), web.BuildTime)
+	}
+}
+
+var (
+	classAttr = regexp.MustCompile(`class="([^"]*)"`)
+	// fragmentClass is a class of a built-in fragment's own markup, styled
+	// by that fragment's stylesheet.
+	fragmentClass = regexp.MustCompile(`^frag-(headlines|weather|shows|topbar)([_-]|$)`)
+)
+
+// TestFallbacksAreStyledBySite checks that every class the built-in
+// config's fallbacks use is styled in site.css (itself, or its __elements)
+// and none is a fragment's own: a fragment that is down brings no stylesheet, so its fallback
+// cannot rely on it. site.css in turn styles no fragment's markup.
+func TestFallbacksAreStyledBySite(t *testing.T) {
+	t.Parallel()
+	var cfg struct {
+		Fragments map[string]struct {
+			Fallback  string            `yaml:"fallback"`
+			Fallbacks map[string]string `yaml:"fallbacks"`
+		} `yaml:"fragments"`
+	}
+	if err := yaml.Unmarshal(composer.DefaultConfig, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.ReadFile(web.Static, "css/site.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	css := string(b)
+	n := 0
+	for name, f := range cfg.Fragments {
+		markup := map[string]string{"fallback": f.Fallback}
+		for view, m := range f.Fallbacks {
+			markup["fallbacks."+view] = m
+		}
+		for field, m := range markup {
+			for _, attr := range classAttr.FindAllStringSubmatch(m, -1) {
+				for _, class := range strings.Fields(attr[1]) {
+					n++
+					if fragmentClass.MatchString(class) {
+						t.Errorf("%s.%s uses %q, a class of a fragment's own stylesheet", name, field, class)
+					}
+					if !regexp.MustCompile(`\.` + regexp.QuoteMeta(class) + `(__|[^A-Za-z0-9_-])`).MatchString(css) {
+						t.Errorf("%s.%s uses %q, which site.css does not style", name, field, class)
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("the built-in config's fallbacks use no class")
+	}
+	if m := regexp.MustCompile(`\.frag-(headlines|weather|shows|topbar)[^A-Za-z0-9]`).FindString(css); m != "" {
+		t.Errorf("site.css styles a fragment's own markup (%q): that belongs in the fragment's stylesheet", m)
+	}
+	if _, err := fs.Stat(web.Static, "css/fragments.css"); err == nil {
+		t.Error("css/fragments.css is back: each fragment serves its own stylesheet")
 	}
 }

@@ -21,6 +21,29 @@
 // A service may add its own routes with [Server.Handle] and
 // [Server.HandleJSON], each with its own [Auth].
 //
+// # The fragment contract
+//
+// Besides its markup, an answer may carry what docs/fragment-contract.md
+// describes, and this package writes it:
+//
+//   - assets: Config.Assets lists the stylesheets and scripts the snippet
+//     needs, made with [CSS] and [JS] from embedded bytes. Each is served,
+//     with no credentials, under a content-hashed name
+//     (/assets/headlines.3f2a9c1b.css, see [Server.AssetPath]) with
+//     Cache-Control: public, max-age=31536000, immutable, an ETag and
+//     nosniff, and every snippet answer (404 and 410 included) declares
+//     them in Link headers, one per asset, in declaration order;
+//   - head: [SetHead] sets the page's title, description, canonical path
+//     and robots directive, percent-encoded, cut to the contract's bounds
+//     or left out when not valid;
+//   - status: a SnippetFunc returns [NotFound] or [Gone] to answer 404 or
+//     410 with markup, and [Redirect] for a 301, 302, 303, 307 or 308 to a
+//     path on the site or an absolute http(s) URL. Both are cached by the
+//     snippet's Cache-Control. A redirect the contract does not allow is
+//     answered 500 and logged, as the service's bug.
+//
+// The composer uses the status and head of a primary fragment only.
+//
 // The composer side of the protocol is [SignRequest] and [SetBearer]: they
 // add the credentials that [Auth.Verify] checks.
 //

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // Error is an error with an HTTP status and a message that is safe to show
@@ -76,6 +78,11 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, status int, msg string, rt
 	ctx.Response.ResetBody()
 	ctx.Response.Header.Del(fasthttp.HeaderContentEncoding)
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	ctx.Response.Header.Del(fasthttp.HeaderLocation)
+	ctx.Response.Header.Del(protocol.HeaderLink)
+	for _, h := range headHeaders {
+		ctx.Response.Header.Del(h)
+	}
 	if status == fasthttp.StatusUnauthorized && rt != nil && rt.auth.Mode == AuthBearer {
 		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="tessera"`)
 	}

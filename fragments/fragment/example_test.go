@@ -68,3 +68,24 @@ func Example() {
 	// <section data-fragment="greeting" class="frag frag-greeting">Hello, Ada!</section>
 	// shutdown: <nil>
 }
+
+// A fragment's stylesheet is embedded in the service and declared in its
+// Config; the server serves it under a content-hashed name and links it
+// from every snippet answer.
+func ExampleCSS() {
+	css := []byte(".frag-greeting { color: #f3f5f9; }\n") // usually //go:embed greeting.css
+	srv, err := fragment.New(fragment.Config{
+		Name:    "greeting",
+		Version: "1.0.0",
+		Assets:  []fragment.Asset{fragment.CSS("greeting.css", css)},
+	}, nil, func(*fasthttp.RequestCtx) (templ.Component, error) {
+		return templ.Raw(`<section data-fragment="greeting" class="frag frag-greeting">Hello</section>`), nil
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(srv.AssetPath("greeting.css"))
+	// Output:
+	// /assets/greeting.c8410c12.css
+}

@@ -46,6 +46,11 @@ type Config struct {
 	Auth Auth
 	// Path is where the snippet is served; empty means "/".
 	Path string
+	// Assets are the stylesheets and scripts the snippet needs, made with
+	// [CSS] and [JS]. Each is served, with no credentials, at
+	// /assets/<stem>.<8 hex of its SHA-256><ext>, and declared in a Link
+	// header of every snippet answer, in this order.
+	Assets []Asset
 
 	// ReadTimeout, WriteTimeout and IdleTimeout bound each connection;
 	// zero means the Default values above.
@@ -59,8 +64,10 @@ type Config struct {
 }
 
 // SnippetFunc returns the component to render for a snippet request. It
-// reads its inputs from the query of ctx. Returning an [*Error] sends that
-// status and message; any other error sends a 500.
+// reads its inputs from the query of ctx, and may set the page's head with
+// [SetHead]. Returning [NotFound] or [Gone] sends that status with markup,
+// [Redirect] a redirect, an [*Error] that status and message; any other
+// error sends a 500.
 type SnippetFunc func(ctx *fasthttp.RequestCtx) (templ.Component, error)
 
 // HandlerFunc handles a route added with [Server.Handle] or
@@ -78,6 +85,8 @@ type Server struct {
 	router  *router.Router
 	metrics *serverMetrics
 	cache   string
+	assets  []servedAsset
+	links   [][]byte
 }
 
 var (
@@ -108,6 +117,10 @@ func New(cfg Config, log *slog.Logger, snippet SnippetFunc) (*Server, error) {
 	if cfg.Path[0] != '/' {
 		return nil, fmt.Errorf("fragment: %s: path %q must start with /", cfg.Name, cfg.Path)
 	}
+	assets, links, err := prepareAssets(cfg.Name, cfg.Assets)
+	if err != nil {
+		return nil, err
+	}
 	setDefault(&cfg.ReadTimeout, DefaultReadTimeout)
 	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&cfg.IdleTimeout, DefaultIdleTimeout)
@@ -133,6 +146,8 @@ func New(cfg Config, log *slog.Logger, snippet SnippetFunc) (*Server, error) {
 		router:  r,
 		metrics: newServerMetrics(cfg.Name),
 		cache:   cc,
+		assets:  assets,
+		links:   links,
 	}
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		s.serveError(ctx, Errorf(fasthttp.StatusNotFound, "not found"), nil)
@@ -148,6 +163,12 @@ func New(cfg Config, log *slog.Logger, snippet SnippetFunc) (*Server, error) {
 	s.add(fasthttp.MethodGet, health, s.serveHealth)
 	s.add(fasthttp.MethodHead, health, s.serveHealth)
 	s.add(fasthttp.MethodGet, &route{name: "/metrics"}, s.serveMetrics)
+	for i := range s.assets {
+		a := &s.assets[i]
+		rt := &route{name: a.path}
+		s.add(fasthttp.MethodGet, rt, a.serve)
+		s.add(fasthttp.MethodHead, rt, a.serve)
+	}
 	return s, nil
 }
 
@@ -255,9 +276,22 @@ func (s *Server) observe(ctx *fasthttp.RequestCtx, start time.Time) {
 
 func (s *Server) serveSnippet(ctx *fasthttp.RequestCtx) error {
 	start := time.Now()
+	status := fasthttp.StatusOK
 	c, err := s.snippet(ctx)
 	if err != nil {
-		return err
+		var m *markupAnswer
+		var r *redirectAnswer
+		switch {
+		case errors.As(err, &m):
+			c, status = m.c, m.status
+		case errors.As(err, &r):
+			return s.serveRedirect(ctx, r)
+		default:
+			return err
+		}
+	}
+	if c == nil {
+		return fmt.Errorf("fragment: %s: the snippet func returned no component to render (status %d)", s.cfg.Name, status)
 	}
 	// The response body is a buffer that is sent only when the handler
 	// returns, so a render that fails half-way can still become a 500.
@@ -271,8 +305,25 @@ func (s *Server) serveSnippet(ctx *fasthttp.RequestCtx) error {
 	dur := time.Since(start)
 	s.metrics.rendered(dur)
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, s.cache)
+	for _, l := range s.links {
+		ctx.Response.Header.AddBytesV(protocol.HeaderLink, l)
+	}
 	ctx.Response.Header.Set("Server-Timing", "render;dur="+strconv.FormatFloat(float64(dur.Microseconds())/1000, 'f', 3, 64))
-	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetStatusCode(status)
+	return nil
+}
+
+// serveRedirect answers a redirect a SnippetFunc asked for, cached like
+// the snippet. A code or location the contract does not allow is the
+// service's bug: it becomes a 500 and is logged.
+func (s *Server) serveRedirect(ctx *fasthttp.RequestCtx, r *redirectAnswer) error {
+	if err := r.check(); err != nil {
+		return fmt.Errorf("fragment: %s: %w", s.cfg.Name, err)
+	}
+	ctx.Response.ResetBody()
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, s.cache)
+	ctx.Response.Header.Set(fasthttp.HeaderLocation, r.location)
+	ctx.SetStatusCode(r.code)
 	return nil
 }
 

@@ -36,6 +36,17 @@ const secondaryCount = 4
 //go:embed data/headlines.json
 var feedJSON []byte
 
+// movedJSON maps the old slugs of stories that moved to their slugs now.
+//
+//go:embed data/moved.json
+var movedJSON []byte
+
+// stylesheet is the fragment's own CSS, served under a content-hashed
+// name and linked from every answer.
+//
+//go:embed headlines.css
+var stylesheet []byte
+
 // Config configures the headlines service.
 type Config struct {
 	// MaxAge is the snippet's Cache-Control max-age.
@@ -84,9 +95,45 @@ func Stories() ([]Story, error) {
 	return feed, nil
 }
 
+// Moved returns the shipped redirects: the old slug of each story that
+// moved, mapped to its slug now. Every target is a story of the feed.
+func Moved() (map[string]string, error) {
+	feed, err := Stories()
+	if err != nil {
+		return nil, err
+	}
+	return moved(feed, movedJSON)
+}
+
+// moved reads raw, a JSON object of old slug to slug now, and checks it
+// against the feed.
+func moved(feed []Story, raw []byte) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("headlines: decode moved stories: %w", err)
+	}
+	live := make(map[string]bool, len(feed))
+	for _, s := range feed {
+		live[s.Slug] = true
+	}
+	for from, to := range m {
+		switch {
+		case live[from]:
+			return nil, fmt.Errorf("headlines: moved story %q is still in the feed: remove it from data/moved.json", from)
+		case !live[to]:
+			return nil, fmt.Errorf("headlines: moved story %q points to %q, which is not in the feed", from, to)
+		}
+	}
+	return m, nil
+}
+
 // New returns the headlines fragment service.
 func New(cfg Config, log *slog.Logger) (*fragment.Server, error) {
 	feed, err := Stories()
+	if err != nil {
+		return nil, err
+	}
+	movedTo, err := moved(feed, movedJSON)
 	if err != nil {
 		return nil, err
 	}
@@ -96,19 +143,21 @@ func New(cfg Config, log *slog.Logger) (*fragment.Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{cfg: cfg, feed: feed}
+	h := &handler{cfg: cfg, feed: feed, moved: movedTo}
 	return fragment.New(fragment.Config{
 		Name:                 Name,
 		Version:              Version,
 		MaxAge:               cfg.MaxAge,
 		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
 		Auth:                 fragment.NoAuth(),
+		Assets:               []fragment.Asset{fragment.CSS("headlines.css", stylesheet)},
 	}, log.With("component", Name), h.snippet)
 }
 
 type handler struct {
-	cfg  Config
-	feed []Story
+	cfg   Config
+	feed  []Story
+	moved map[string]string
 }
 
 // item is a story prepared for display.
@@ -138,10 +187,15 @@ func (h *handler) snippet(ctx *fasthttp.RequestCtx) (templ.Component, error) {
 		slug := string(args.Peek("story"))
 		for _, st := range h.feed {
 			if st.Slug == slug {
-				return articleView(h.item(st), st.Standfirst, false), nil
+				it := h.item(st)
+				fragment.SetHead(ctx, fragment.Head{Title: st.Title, Description: st.Standfirst, Canonical: it.Href})
+				return articleView(it, st.Standfirst, false), nil
 			}
 		}
-		return articleView(item{}, "", true), nil
+		if to, ok := h.moved[slug]; ok {
+			return nil, fragment.Redirect(fasthttp.StatusMovedPermanently, h.cfg.ArticleBase+to)
+		}
+		return nil, fragment.NotFound(articleView(item{}, "", true))
 	case ViewTicker:
 		n := min(len(h.feed), 3)
 		items := make([]item, n)

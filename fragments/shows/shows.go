@@ -37,6 +37,12 @@ const (
 //go:embed data/shows.json
 var showsJSON []byte
 
+// stylesheet is the fragment's own CSS, served under a content-hashed
+// name and linked from every answer.
+//
+//go:embed shows.css
+var stylesheet []byte
+
 // Config configures the shows service.
 type Config struct {
 	// Secret is the HMAC key the composer signs requests with. Required.
@@ -149,6 +155,7 @@ func New(cfg Config, log *slog.Logger) (*fragment.Server, error) {
 		MaxAge:               cfg.MaxAge,
 		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
 		Auth:                 fragment.Auth{Mode: fragment.AuthHMAC, Secret: cfg.Secret, Window: cfg.ReplayWindow},
+		Assets:               []fragment.Asset{fragment.CSS("shows.css", stylesheet)},
 	}, log, h.snippet)
 	if err != nil {
 		return nil, err

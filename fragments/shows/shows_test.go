@@ -475,3 +475,18 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestStylesheet: both views link the fragment's own stylesheet, which
+// the service serves without a signature.
+func TestStylesheet(t *testing.T) {
+	t.Parallel()
+	srv := start(t, testConfig(t), nil)
+	for _, view := range []string{shows.ViewRow, shows.ViewGrid} {
+		css := string(srv.Stylesheet(t, srv.Get(t, "/?view="+view, fragmenttest.Signed(secret)), "shows.css"))
+		for _, want := range []string{".frag-shows {", ".frag-shows .frag-shows__row {", ".frag-shows .frag-shows__grid {"} {
+			if !strings.Contains(css, want) {
+				t.Errorf("view %s: shows.css lacks %q", view, want)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package topbar
 
 import (
+	_ "embed"
 	"log/slog"
 	"time"
 
@@ -16,6 +17,12 @@ const (
 	Version = "1.0.0"
 )
 
+// stylesheet is the bar's own CSS, served under a content-hashed name and
+// linked from every answer.
+//
+//go:embed topbar.css
+var stylesheet []byte
+
 // Config configures the top-bar service.
 type Config struct {
 	// MaxAge is how long the bar's markup may be cached; it changes only
@@ -27,13 +34,14 @@ type Config struct {
 func DefaultConfig() Config { return Config{MaxAge: 10 * time.Minute} }
 
 // New returns the top-bar fragment service. It needs no auth: it serves
-// only slot markers.
+// only slot markers and its stylesheet.
 func New(cfg Config, log *slog.Logger) (*fragment.Server, error) {
 	return fragment.New(fragment.Config{
 		Name:    Name,
 		Version: Version,
 		MaxAge:  cfg.MaxAge,
 		Auth:    fragment.NoAuth(),
+		Assets:  []fragment.Asset{fragment.CSS("topbar.css", stylesheet)},
 	}, log, func(*fasthttp.RequestCtx) (templ.Component, error) {
 		return bar(), nil
 	})

@@ -28,3 +28,24 @@ func TestBarHoldsSlotsForHeadlinesAndWeather(t *testing.T) {
 		t.Errorf("version %q", v)
 	}
 }
+
+func TestStylesheet(t *testing.T) {
+	srv, err := topbar.New(topbar.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := fragmenttest.Start(t, srv)
+	css := string(ts.Stylesheet(t, ts.Get(t, "/"), "topbar.css"))
+	for _, want := range []string{".frag-topbar__inner {", ".frag-topbar__news {", ".frag-topbar__weather {"} {
+		if !strings.Contains(css, want) {
+			t.Errorf("topbar.css lacks %q", want)
+		}
+	}
+	// The headlines ticker and the mini weather are styled by their own
+	// fragments, the slot around the bar by the site.
+	for _, other := range []string{".frag-headlines", ".frag-weather", ".topbar "} {
+		if strings.Contains(css, "\n"+other) {
+			t.Errorf("topbar.css has rules for %s", other)
+		}
+	}
+}

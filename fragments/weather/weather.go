@@ -34,6 +34,12 @@ const widgetDays = 3
 //go:embed data/cities.json
 var citiesJSON []byte
 
+// stylesheet is the fragment's own CSS, served under a content-hashed
+// name and linked from every answer.
+//
+//go:embed weather.css
+var stylesheet []byte
+
 // Config configures the weather service.
 type Config struct {
 	// Token is the bearer token callers must present. Required.
@@ -153,6 +159,7 @@ func New(cfg Config, log *slog.Logger) (*fragment.Server, error) {
 		MaxAge:               cfg.MaxAge,
 		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
 		Auth:                 fragment.BearerAuth(cfg.Token),
+		Assets:               []fragment.Asset{fragment.CSS("weather.css", stylesheet)},
 	}, log.With("component", Name), h.snippet)
 }
 

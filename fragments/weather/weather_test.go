@@ -221,3 +221,18 @@ func TestWidgetLinksToCityPage(t *testing.T) {
 		t.Errorf("link %q", href)
 	}
 }
+
+// TestStylesheet: every view links the fragment's own stylesheet, which
+// the service serves without the bearer token.
+func TestStylesheet(t *testing.T) {
+	t.Parallel()
+	srv := start(t)
+	for _, view := range []string{weather.ViewWidget, weather.ViewFull, weather.ViewMini} {
+		css := string(srv.Stylesheet(t, srv.Get(t, "/?view="+view, fragmenttest.Bearer(token)), "weather.css"))
+		for _, want := range []string{".frag-weather {", ".frag-weather--full .frag-weather__days", ".frag-weather--mini {"} {
+			if !strings.Contains(css, want) {
+				t.Errorf("view %s: weather.css lacks %q", view, want)
+			}
+		}
+	}
+}

@@ -2,8 +2,9 @@
 // Tessera checkout: what "tessera new fragment NAME" does.
 //
 // [Fragment] creates fragments/NAME (the library package: doc.go, NAME.go,
-// view.templ with its generated view_templ.go, and NAME_test.go) and
-// cmd/NAME (a thin main and its test). The service is built on
+// view.templ with its generated view_templ.go, NAME_test.go, and NAME.css,
+// the fragment's own stylesheet, embedded and declared with fragment.CSS)
+// and cmd/NAME (a thin main and its test). The service is built on
 // fragments/fragment and takes the auth kind it is asked for: none, a
 // bearer token or HMAC-signed requests, with the secret read from
 // TESSERA_<NAME>_TOKEN or TESSERA_<NAME>_SECRET (NAME upper-cased, dashes

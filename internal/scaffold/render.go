@@ -77,6 +77,7 @@ func render(d data) ([]File, error) {
 	files := []File{
 		{Path: frag + "/doc.go"},
 		{Path: frag + "/" + d.Name + ".go"},
+		{Path: frag + "/" + d.Name + ".css"},
 		{Path: frag + "/view.templ", Data: view},
 		{Path: frag + "/view_templ.go", Data: viewGo},
 		{Path: frag + "/" + d.Name + "_test.go"},
@@ -86,6 +87,7 @@ func render(d data) ([]File, error) {
 	sources := map[string]string{
 		frag + "/doc.go":                 "doc.go.tmpl",
 		frag + "/" + d.Name + ".go":      "fragment.go.tmpl",
+		frag + "/" + d.Name + ".css":     "fragment.css.tmpl",
 		frag + "/" + d.Name + "_test.go": "fragment_test.go.tmpl",
 		cmd + "/main.go":                 "main.go.tmpl",
 		cmd + "/main_test.go":            "main_test.go.tmpl",
@@ -99,13 +101,20 @@ func render(d data) ([]File, error) {
 		if err != nil {
 			return nil, err
 		}
+		if path.Ext(f.Path) != ".go" {
+			files[i].Data = src
+			continue
+		}
 		if files[i].Data, err = format.Source(src); err != nil {
 			return nil, fmt.Errorf("scaffold: format %s: %w", f.Path, err)
 		}
 	}
 	// The files that import the package must not declare or import
 	// anything under the package's name.
-	for _, f := range []File{files[4], files[5]} {
+	for _, f := range files {
+		if f.Path != frag+"/"+d.Name+"_test.go" && f.Path != cmd+"/main.go" {
+			continue
+		}
 		if err := checkClash(d, f); err != nil {
 			return nil, err
 		}

@@ -37,6 +37,7 @@ func TestFragmentWritesWhatItPlanned(t *testing.T) {
 			want := []string{
 				"fragments/top-picks/doc.go",
 				"fragments/top-picks/top-picks.go",
+				"fragments/top-picks/top-picks.css",
 				"fragments/top-picks/view.templ",
 				"fragments/top-picks/view_templ.go",
 				"fragments/top-picks/top-picks_test.go",
@@ -62,7 +63,7 @@ func TestFragmentWritesWhatItPlanned(t *testing.T) {
 			if res.EnvVar != wantEnv {
 				t.Errorf("EnvVar %q, want %q", res.EnvVar, wantEnv)
 			}
-			main := string(res.Files[5].Data)
+			main := string(fileData(t, res, "cmd/top-picks/main.go"))
 			for _, s := range []string{`":8099"`, `toppicks "github.com/tessera-dev/tessera/fragments/top-picks"`} {
 				if !strings.Contains(main, s) {
 					t.Errorf("main.go lacks %s", s)
@@ -71,7 +72,7 @@ func TestFragmentWritesWhatItPlanned(t *testing.T) {
 			if wantEnv != "" && !strings.Contains(main, `const EnvSecret = "`+wantEnv+`"`) {
 				t.Errorf("main.go does not read %s", wantEnv)
 			}
-			if !strings.Contains(string(res.Files[3].Data), "FileName: `fragments/top-picks/view.templ`") {
+			if !strings.Contains(string(fileData(t, res, "fragments/top-picks/view_templ.go")), "FileName: `fragments/top-picks/view.templ`") {
 				t.Error("view_templ.go does not name its source as templ generate does from the root")
 			}
 
@@ -93,7 +94,7 @@ func TestNameWithoutDashNeedsNoAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if main := string(res.Files[5].Data); !strings.Contains(main, "\t\"github.com/tessera-dev/tessera/fragments/deals\"\n") {
+	if main := string(fileData(t, res, "cmd/deals/main.go")); !strings.Contains(main, "\t\"github.com/tessera-dev/tessera/fragments/deals\"\n") {
 		t.Errorf("main.go imports the package under another name:\n%s", main)
 	}
 }
@@ -278,4 +279,16 @@ func TestRunReports(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "cmd", "top-picks", "main.go")); err != nil {
 		t.Error(err)
 	}
+}
+
+// fileData is the planned content of the file at path.
+func fileData(t *testing.T, res scaffold.Result, path string) []byte {
+	t.Helper()
+	for _, f := range res.Files {
+		if f.Path == path {
+			return f.Data
+		}
+	}
+	t.Fatalf("no %s in %q", path, res.Paths())
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/tessera-dev/tessera/fragments/fragment"
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // Server is a fragment service served on an in-memory listener.
@@ -106,6 +109,47 @@ func Document(t testing.TB, body []byte) *goquery.Document {
 		t.Fatalf("fragmenttest: parse html: %v", err)
 	}
 	return doc
+}
+
+// Stylesheets returns the paths of the stylesheets an answer declares in
+// its Link headers, read as the composer reads them.
+func Stylesheets(resp *fasthttp.Response) []string {
+	var paths []string
+	for _, a := range protocol.ParseLinks(resp.Header.PeekAll(protocol.HeaderLink)).Assets {
+		if a.Kind == protocol.Stylesheet {
+			paths = append(paths, a.Path)
+		}
+	}
+	return paths
+}
+
+// Stylesheet checks that resp, a snippet answer, declares one stylesheet,
+// /assets/<stem>.<8 hex>.css for the asset file name (such as
+// "headlines.css"), and that the server serves it without credentials as
+// an immutable text/css file. It returns the stylesheet's bytes, and
+// fails the test otherwise.
+func (s *Server) Stylesheet(t testing.TB, resp *fasthttp.Response, name string) []byte {
+	t.Helper()
+	stem, ok := strings.CutSuffix(name, ".css")
+	if !ok {
+		t.Fatalf("fragmenttest: %q is not a stylesheet's file name", name)
+	}
+	links := Stylesheets(resp)
+	re := regexp.MustCompile(`^/assets/` + regexp.QuoteMeta(stem) + `\.[0-9a-f]{8}\.css$`)
+	if len(links) != 1 || !re.MatchString(links[0]) {
+		t.Fatalf("fragmenttest: the answer declares stylesheets %q; want one, /assets/%s.<8 hex>.css", links, stem)
+	}
+	css := s.Get(t, links[0])
+	if css.StatusCode() != fasthttp.StatusOK {
+		t.Fatalf("fragmenttest: GET %s without credentials: status %d", links[0], css.StatusCode())
+	}
+	if ct := string(css.Header.ContentType()); ct != "text/css; charset=utf-8" {
+		t.Errorf("fragmenttest: GET %s: Content-Type %q", links[0], ct)
+	}
+	if cc := string(css.Header.Peek(fasthttp.HeaderCacheControl)); cc != fragment.AssetCacheControl {
+		t.Errorf("fragmenttest: GET %s: Cache-Control %q, want %q", links[0], cc, fragment.AssetCacheControl)
+	}
+	return css.Body()
 }
 
 // IgnoredGoroutines lists the fasthttp goroutines that outlive a stopped
