@@ -393,3 +393,15 @@ func TestCSPNonce(t *testing.T) {
 		t.Error("two pages share a nonce")
 	}
 }
+
+// TestNestedAssetsKeepTheirFragment: the assets of a slot nested in
+// another are linked under their own fragment, once.
+func TestNestedAssetsKeepTheirFragment(t *testing.T) {
+	e := newContractEnv(t, map[string]string{"a": "nest: [b]"})
+	e.a.SetBody(`<section data-fragment="a"><!--@slot:b--></section>`)
+	_, body := e.get("/", "User-Agent", "Googlebot")
+	want := `<script type="module" src="/_fragments/b` + bJS + `"></script>`
+	if n := count(body, want); n != 1 || strings.Contains(body, "/_fragments/a"+bJS) {
+		t.Errorf("b's script placed %d times under b (want once), or under a:\n%s", n, body)
+	}
+}

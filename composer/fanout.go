@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tessera-dev/tessera/composer/zparts"
-	"github.com/tessera-dev/tessera/internal/protocol"
 
 	"github.com/tessera-dev/tessera/composer/upstream"
 )
@@ -36,9 +35,9 @@ type pageRun struct {
 	nested []*slotRun
 	// status is the page's status, once its primaries are in.
 	status int
-	// placed are the assets on the page so far, by href; only the
-	// page's writer touches it.
-	placed []string
+	// placed are the assets on the page so far; only the page's writer
+	// touches it.
+	placed []pageAsset
 	// nonce is the page's CSP nonce ("" when the site sets no policy).
 	nonce string
 }
@@ -66,14 +65,14 @@ type slotResult struct {
 	meta    *Meta
 	cookies [][]byte
 	private bool
-	// assets are the answer's and its nested slots' assets, once the
-	// slot is done.
-	assets []protocol.Asset
-	result cacheResult
-	served servedAs
-	err    error
-	start  time.Time
-	dur    time.Duration
+	// nestedAssets are the assets of the slots nested in it (its own
+	// are its meta's), once the slot is done.
+	nestedAssets []pageAsset
+	result       cacheResult
+	served       servedAs
+	err          error
+	start        time.Time
+	dur          time.Duration
 }
 
 func (c *Composer) startPage(rt *runtime, pl plan) *pageRun {
@@ -126,9 +125,6 @@ func (r *pageRun) classify(slots []*slotRun, entries []*Entry) []*slotRun {
 				fr.m.result(sr.res.result)
 			}
 			if !hasMarker(sr.res.body) {
-				if sr.res.meta != nil {
-					sr.res.assets = sr.res.meta.Assets
-				}
 				sr.res.body = r.charge(sr.res.body, f.Name)
 				sr.res.block = blockFor(e, sr.res.body)
 				continue

@@ -96,13 +96,15 @@ func (r *pageRun) writeHead(out *pageOut, part pagePart) {
 		out.static(st[:h.titleStart], h.blocks[0])
 		if head.Title == "" {
 			out.static(st[h.titleStart:h.titleEnd], h.blocks[1])
+		} else {
+			out.component(titleTag(h.title(head.Title)))
 		}
 		out.static(st[h.titleEnd:h.headEnd], h.blocks[2])
 	} else {
 		out.static(st[:h.headEnd], h.blocks[0])
-	}
-	if head.Title != "" {
-		out.component(titleTag(h.title(head.Title)))
+		if head.Title != "" {
+			out.component(titleTag(h.title(head.Title)))
+		}
 	}
 	if !head.Empty() {
 		out.component(headTags(head))
@@ -143,48 +145,60 @@ func (r *pageRun) writeSlot(out *pageOut, sr *slotRun) {
 	out.raw(r.assetTags(out.scratch(), sr, protocol.Script))
 }
 
-// assetTags appends the tags of the slot's assets of kind that the page
-// does not hold yet, and notes them as placed. Only the page's writer
-// calls it.
+// assetTags appends the tags of the slot's assets of kind (its nested
+// slots' included) that the page does not hold yet, and notes them as
+// placed. Only the page's writer calls it.
 func (r *pageRun) assetTags(dst []byte, sr *slotRun, kind protocol.AssetKind) []byte {
-	f := sr.ps.slot.Fragment
-	for _, a := range sr.res.assets {
-		if a.Kind != kind {
-			continue
+	if sr.res.meta != nil {
+		for _, a := range sr.res.meta.Assets {
+			dst = r.assetTag(dst, pageAsset{sr.ps.slot.Fragment, a}, kind)
 		}
-		href := assetHref(f, a)
-		if slices.Contains(r.placed, href) {
-			continue
-		}
-		r.placed = append(r.placed, href)
-		dst = append(dst, renderedTag(kind == protocol.Script, href, r.nonce)...)
+	}
+	for _, pa := range sr.res.nestedAssets {
+		dst = r.assetTag(dst, pa, kind)
 	}
 	return dst
 }
 
+func (r *pageRun) assetTag(dst []byte, pa pageAsset, kind protocol.AssetKind) []byte {
+	if pa.a.Kind != kind || slices.ContainsFunc(r.placed, pa.same) {
+		return dst
+	}
+	r.placed = append(r.placed, pa)
+	return append(dst, renderedTag(pa, r.nonce)...)
+}
+
+// same reports whether two assets are one: the same fragment's same path.
+func (pa pageAsset) same(o pageAsset) bool { return pa.f.Name == o.f.Name && pa.a == o.a }
+
 // Asset tags are rendered once per asset (up to maxTags of them).
 var (
-	tags  sync.Map // kind+href -> []byte
+	tags  sync.Map // tagKey -> []byte
 	nTags atomic.Int64
 )
 
+type tagKey struct {
+	frag string
+	a    protocol.Asset
+	// assetsURL is part of the key: a reload may change it.
+	assetsURL string
+}
+
 const maxTags = 4096
 
-func renderedTag(script bool, href, nonce string) []byte {
+func renderedTag(pa pageAsset, nonce string) []byte {
+	script := pa.a.Kind == protocol.Script
 	if nonce != "" {
 		var buf bytes.Buffer
-		_ = assetTag(script, href, nonce).Render(context.Background(), &buf)
+		_ = assetTag(script, assetHref(pa.f, pa.a), nonce).Render(context.Background(), &buf)
 		return buf.Bytes()
 	}
-	key := href
-	if script {
-		key = "s" + href
-	}
+	key := tagKey{pa.f.Name, pa.a, pa.f.AssetsURL}
 	if b, ok := tags.Load(key); ok {
 		return b.([]byte)
 	}
 	var buf bytes.Buffer
-	_ = assetTag(script, href, "").Render(context.Background(), &buf)
+	_ = assetTag(script, assetHref(pa.f, pa.a), "").Render(context.Background(), &buf)
 	if nTags.Load() < maxTags {
 		if _, loaded := tags.LoadOrStore(key, buf.Bytes()); !loaded {
 			nTags.Add(1)

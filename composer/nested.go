@@ -19,28 +19,36 @@ var anonymousEmpty = renderEmpty("")
 // the page's byte budget. An answer whose own markup does not fit is left
 // empty. The slot takes on its nested slots' assets and privacy.
 func (r *pageRun) expand(res *slotResult, parent *plannedSlot) {
-	if res.meta != nil {
-		res.assets = res.meta.Assets
-	}
 	var children []*slotRun
 	res.body, children = r.expandBody(res.body, parent)
 	for _, ch := range children {
-		res.assets = mergeAssets(res.assets, ch.res.assets)
+		res.nestedAssets = ch.res.appendAssets(res.nestedAssets, ch.ps.slot.Fragment)
 		res.private = res.private || ch.res.private
 	}
 }
 
-// mergeAssets is as followed by those of more it does not hold yet.
-func mergeAssets(as, more []protocol.Asset) []protocol.Asset {
-	for i, a := range more {
-		if !slices.Contains(as, a) {
-			if i == 0 || len(as) == cap(as) {
-				as = slices.Clip(as)
+// pageAsset is an asset of one of the page's fragments.
+type pageAsset struct {
+	f *Fragment
+	a protocol.Asset
+}
+
+// appendAssets appends the assets of a slot of f, its nested slots'
+// included, that dst does not hold yet.
+func (res *slotResult) appendAssets(dst []pageAsset, f *Fragment) []pageAsset {
+	if res.meta != nil {
+		for _, a := range res.meta.Assets {
+			if pa := (pageAsset{f, a}); !slices.Contains(dst, pa) {
+				dst = append(dst, pa)
 			}
-			as = append(as, a)
 		}
 	}
-	return as
+	for _, pa := range res.nestedAssets {
+		if !slices.Contains(dst, pa) {
+			dst = append(dst, pa)
+		}
+	}
+	return dst
 }
 
 // expandBody is expand's markup, and the nested slots that filled it.
