@@ -19,9 +19,9 @@
 //	shows    shows view=grid, beside headlines view=list
 //	weather  weather view=full, beside headlines view=list
 //
-// Every layout links /static/css/site.css (the chrome, from package web) and
-// /static/css/fragments.css (the fragments' own styles), and needs no
-// JavaScript. The composer renders each layout once per configuration load,
+// Every layout links /static/css/site.css (the chrome, from package web),
+// and needs no JavaScript; each fragment brings its own stylesheet, which
+// the composer places on the page (docs/fragment-contract.md). The composer renders each layout once per configuration load,
 // so a layout depends only on its LayoutData, never on the request.
 //
 // The chrome styles the wrappers and two classes the composer may emit in a

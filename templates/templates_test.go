@@ -180,7 +180,7 @@ func checkChrome(t *testing.T, doc *goquery.Document) {
 	doc.Find(`head link[rel="stylesheet"]`).Each(func(_ int, s *goquery.Selection) {
 		css = append(css, s.AttrOr("href", ""))
 	})
-	if diff := cmp.Diff([]string{"/static/css/site.css", "/static/css/fragments.css"}, css); diff != "" {
+	if diff := cmp.Diff([]string{"/static/css/site.css"}, css); diff != "" {
 		t.Errorf("stylesheets (-want +got):\n%s", diff)
 	}
 	if v := doc.Find(`head link[rel="icon"]`).AttrOr("href", ""); v != "/static/favicon.svg" {
@@ -450,7 +450,7 @@ func TestNotFound(t *testing.T) {
 }
 
 // TestAssetsExist checks that every /static/ URL the chrome links to is in
-// web.Static, except fragments.css, which the fragments provide.
+// web.Static.
 func TestAssetsExist(t *testing.T) {
 	t.Parallel()
 	pages := map[string]templ.Component{"error": templates.NotFound("x")}
@@ -466,9 +466,6 @@ func TestAssetsExist(t *testing.T) {
 					continue
 				}
 				p := strings.TrimPrefix(u, "/static/")
-				if p == "css/fragments.css" {
-					continue
-				}
 				if _, err := fs.Stat(web.Static, p); err != nil {
 					t.Errorf("%s links %s, which web.Static lacks: %v", name, u, err)
 				}

@@ -28,6 +28,11 @@ func TestGoldenPages(t *testing.T) {
 	ports := regexp.MustCompile(`127\.0\.0\.1:\d+`)
 	for name, path := range pages {
 		t.Run(name, func(t *testing.T) {
+			// The first page learns every fragment; the second is composed
+			// from the cache, whole, with every stylesheet in the head.
+			if code, _, err := fetch(http.DefaultClient, base+path); err != nil || code != 200 {
+				t.Fatalf("GET %s: %d %v", path, code, err)
+			}
 			code, body, err := fetch(http.DefaultClient, base+path)
 			if err != nil || code != 200 {
 				t.Fatalf("GET %s: %d %v", path, code, err)
