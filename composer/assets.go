@@ -71,7 +71,7 @@ func (s *assetStore) put(key string, a *asset) {
 func (c *Composer) ServeAsset(rc *fasthttp.RequestCtx) {
 	if !rc.IsGet() && !rc.IsHead() {
 		rc.Response.Header.Set(fasthttp.HeaderAllow, "GET, HEAD")
-		renderError(rc, fasthttp.StatusMethodNotAllowed, "Method not allowed", "Assets can only be read.", "")
+		RenderError(rc, fasthttp.StatusMethodNotAllowed, "Method not allowed", "Assets can only be read.", "")
 		return
 	}
 	rest := bytes.TrimPrefix(rc.Path(), []byte(AssetPrefix))
@@ -79,7 +79,7 @@ func (c *Composer) ServeAsset(rc *fasthttp.RequestCtx) {
 	fr := c.rt.Load().fragment(string(name))
 	p := "/" + string(path)
 	if !ok || fr == nil || !protocol.ValidAssetPath(p) {
-		renderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such asset.", "")
+		RenderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such asset.", "")
 		return
 	}
 	a, err := c.asset(fr, p)
@@ -87,7 +87,7 @@ func (c *Composer) ServeAsset(rc *fasthttp.RequestCtx) {
 		if !errors.Is(err, errNoAsset) {
 			c.log.Warn("fragment asset unavailable", "fragment", fr.f.Name, "path", p, "err", err)
 		}
-		renderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such asset.", "")
+		RenderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such asset.", "")
 		return
 	}
 	rc.SetContentType(a.contentType())

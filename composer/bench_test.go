@@ -13,6 +13,7 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/composertest"
+	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
 )
 
@@ -51,7 +52,7 @@ func benchPage(b *testing.B, ttl string, cache composer.Cache) *fasthttp.Client 
 		b.Fatal(err)
 	}
 	ln := fasthttputil.NewInmemoryListener()
-	srv := composer.NewServer(composer.Handler(composer.ServerOptions{Composer: comp, Metrics: set}), nil)
+	srv := front.NewServer(front.Handler(front.Options{Composer: comp, Metrics: set}), nil)
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() {
 		_ = srv.Shutdown()

@@ -46,12 +46,21 @@ func newBreakerService(t *testing.T) *breakerService {
 	return f
 }
 
+// pageHandler serves c's pages alone.
+func pageHandler(c *Composer) fasthttp.RequestHandler {
+	return func(rc *fasthttp.RequestCtx) {
+		if !c.ServePage(rc, string(rc.Path())) {
+			RenderError(rc, fasthttp.StatusNotFound, "Page not found", "", "")
+		}
+	}
+}
+
 // pageServer serves c over an in-memory listener for the test's length and
 // returns a function that GETs a path's body.
 func pageServer(t *testing.T, c *Composer) func(path string) string {
 	t.Helper()
 	ln := fasthttputil.NewInmemoryListener()
-	srv := NewServer(Handler(ServerOptions{Composer: c}), nil)
+	srv := &fasthttp.Server{Handler: pageHandler(c)}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	client := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}

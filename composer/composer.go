@@ -155,7 +155,7 @@ func (c *Composer) ServePage(rc *fasthttp.RequestCtx, path string) bool {
 		return false
 	}
 	if !rc.IsGet() && !rc.IsHead() {
-		renderError(rc, fasthttp.StatusMethodNotAllowed, "Method not allowed", "Pages can only be read.", "")
+		RenderError(rc, fasthttp.StatusMethodNotAllowed, "Method not allowed", "Pages can only be read.", "")
 		rc.Response.Header.Set(fasthttp.HeaderAllow, "GET, HEAD")
 		return true
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/composertest"
+	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
 )
 
@@ -121,8 +122,8 @@ func newEnvLayout(t *testing.T, layout string, fragYAML map[string]string, mutat
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := composer.Handler(composer.ServerOptions{Composer: e.comp, Metrics: e.set})
-	srv := composer.NewServer(h, nil)
+	h := front.Handler(front.Options{Composer: e.comp, Metrics: e.set})
+	srv := front.NewServer(h, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

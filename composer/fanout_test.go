@@ -414,7 +414,7 @@ func TestPanicsDegradeNotCrash(t *testing.T) {
 func serveOnce(t *testing.T, c *Composer, path string) string {
 	t.Helper()
 	ln := fasthttputil.NewInmemoryListener()
-	srv := NewServer(Handler(ServerOptions{Composer: c}), nil)
+	srv := &fasthttp.Server{Handler: pageHandler(c)}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() { _ = srv.Shutdown() }()
 	conn, err := ln.Dial()

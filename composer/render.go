@@ -32,8 +32,9 @@ func emptySlot(name string) []byte {
 	return b.([]byte)
 }
 
-// renderError writes a complete error page with status.
-func renderError(rc *fasthttp.RequestCtx, status int, title, msg, requestID string) {
+// RenderError writes a complete error page with status, in the site's
+// chrome.
+func RenderError(rc *fasthttp.RequestCtx, status int, title, msg, requestID string) {
 	rc.Response.Reset()
 	rc.SetStatusCode(status)
 	rc.SetContentType("text/html; charset=utf-8")

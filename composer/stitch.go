@@ -281,7 +281,7 @@ func (r *pageRun) failPrimary(rc *fasthttp.RequestCtx, sr *slotRun) {
 	}
 	r.c.goSafe("page end", func() { r.finish(status) }, nil)
 	r.c.log.Warn("primary fragment unavailable", "page", r.pl.page.Path, "fragment", sr.ps.name(), "err", sr.res.err, "request_id", r.pl.req.ids.requestID)
-	renderError(rc, status, "This page is temporarily unavailable",
+	RenderError(rc, status, "This page is temporarily unavailable",
 		"Part of this page could not be loaded. Please try again in a moment.", r.pl.req.ids.requestID)
 }
 

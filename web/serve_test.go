@@ -14,6 +14,7 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/composertest"
+	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
 	"github.com/tessera-dev/tessera/web"
 )
@@ -32,7 +33,7 @@ func staticServer(t *testing.T) *fasthttp.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := composer.NewServer(composer.Handler(composer.ServerOptions{Composer: comp, Static: web.Static}), nil)
+	srv := front.NewServer(front.Handler(front.Options{Composer: comp, Static: web.Static}), nil)
 	ln := fasthttputil.NewInmemoryListener()
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()

@@ -92,7 +92,7 @@ type api struct {
 }
 
 // New returns the handler for every /_tessera/ path, as
-// composer.ServerOptions.Admin expects.
+// front.Options.Admin expects.
 func New(o Options) (fasthttp.RequestHandler, error) {
 	if o.Composer == nil {
 		return nil, errors.New("admin: no composer")

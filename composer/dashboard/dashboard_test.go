@@ -21,6 +21,7 @@ import (
 	"github.com/tessera-dev/tessera/composer/admin"
 	"github.com/tessera-dev/tessera/composer/composertest"
 	"github.com/tessera-dev/tessera/composer/dashboard"
+	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
 	"github.com/tessera-dev/tessera/composer/settings"
 )
@@ -112,7 +113,7 @@ func startWith(t *testing.T, o admin.Options) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := composer.NewServer(composer.Handler(composer.ServerOptions{Composer: comp, Admin: h}), nil)
+	srv := front.NewServer(front.Handler(front.Options{Composer: comp, Admin: h}), nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

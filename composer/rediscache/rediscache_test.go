@@ -19,6 +19,7 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/composertest"
+	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/internal/redisconn"
 	"github.com/tessera-dev/tessera/internal/redistest"
@@ -99,7 +100,7 @@ func (s *site) startComposer(t testing.TB, redisURL string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := composer.NewServer(composer.Handler(composer.ServerOptions{Composer: comp, Metrics: set}), nil)
+	srv := front.NewServer(front.Handler(front.Options{Composer: comp, Metrics: set}), nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

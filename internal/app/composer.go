@@ -22,6 +22,7 @@ import (
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/admin"
 	"github.com/tessera-dev/tessera/composer/dashboard"
+	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
 	"github.com/tessera-dev/tessera/composer/rediscache"
 	"github.com/tessera-dev/tessera/composer/settings"
@@ -206,8 +207,8 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := composer.Handler(composer.ServerOptions{Composer: comp, Static: web.Static, Metrics: set, Ready: ready, Admin: adminH, Logger: log})
-	c.srv = composer.NewServer(c.drainable(h), log)
+	h := front.Handler(front.Options{Composer: comp, Static: web.Static, Metrics: set, Ready: ready, Admin: adminH, Logger: log})
+	c.srv = front.NewServer(c.drainable(h), log)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("composer: listen: %w", err)
@@ -216,7 +217,7 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	go func() {
-		c.err = composer.Serve(ctx, c.srv, ln)
+		c.err = front.Serve(ctx, c.srv, ln)
 		close(c.done)
 	}()
 	if o.Watch && o.ConfigPath != "" && o.ConfigYAML == nil {

@@ -1,4 +1,9 @@
-package composer
+// Package front is the composer's HTTP front: the root handler that routes
+// a request to a page, a fragment's asset, the static files, health,
+// readiness, metrics or the admin API, with panic recovery and
+// compression for every route but pages (written from precompressed
+// parts); and the fasthttp server it runs on.
+package front
 
 import (
 	"bytes"
@@ -13,11 +18,23 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+
+	"github.com/tessera-dev/tessera/composer"
 )
 
-// ServerOptions configure the composer's HTTP front.
-type ServerOptions struct {
-	Composer *Composer
+// Composer is what the front serves pages and assets from.
+type Composer interface {
+	// ServePage composes the page at path onto rc; false when there is none.
+	ServePage(rc *fasthttp.RequestCtx, path string) bool
+	// ServeAsset serves a fragment's asset under composer.AssetPrefix.
+	ServeAsset(rc *fasthttp.RequestCtx)
+	// Site is the configuration in force.
+	Site() *composer.Site
+}
+
+// Options configure the composer's HTTP front.
+type Options struct {
+	Composer Composer
 	// Static is served under /static/.
 	Static fs.FS
 	// Metrics is written at /metrics (with process metrics).
@@ -32,7 +49,7 @@ type ServerOptions struct {
 
 // Handler returns the composer's root handler: pages, static assets,
 // health, readiness and metrics, with panic recovery.
-func Handler(o ServerOptions) fasthttp.RequestHandler {
+func Handler(o Options) fasthttp.RequestHandler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -48,7 +65,7 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 			AcceptByteRange:    false,
 			GenerateIndexPages: false,
 			PathNotFound: func(rc *fasthttp.RequestCtx) {
-				renderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such file.", "")
+				composer.RenderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such file.", "")
 			},
 		}
 		h := fsh.NewRequestHandler()
@@ -56,7 +73,7 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 			// A directory is not a file: the same 404 page, compressed or
 			// not (fasthttp answers a plain-text 403 for one otherwise).
 			if isDir(o.Static, rc.Path()) {
-				renderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such file.", "")
+				composer.RenderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such file.", "")
 				return
 			}
 			h(rc)
@@ -98,7 +115,7 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 		case bytes.Equal(path, []byte("/favicon.ico")) && static != nil:
 			rc.Redirect("/static/favicon.svg", fasthttp.StatusMovedPermanently)
 			return
-		case bytes.HasPrefix(path, []byte(AssetPrefix)):
+		case bytes.HasPrefix(path, []byte(composer.AssetPrefix)):
 			assets(rc)
 			return
 		case bytes.HasPrefix(path, []byte("/_tessera/")) && admin != nil:
@@ -108,14 +125,14 @@ func Handler(o ServerOptions) fasthttp.RequestHandler {
 		if !rc.IsGet() && !rc.IsHead() {
 			if _, ok := o.Composer.Site().Pages[string(path)]; ok {
 				rc.Response.Header.Set(fasthttp.HeaderAllow, "GET, HEAD")
-				renderError(rc, fasthttp.StatusMethodNotAllowed, "Method not allowed", "Pages can only be read.", "")
+				composer.RenderError(rc, fasthttp.StatusMethodNotAllowed, "Method not allowed", "Pages can only be read.", "")
 				return
 			}
 		}
 		if o.Composer.ServePage(rc, string(path)) {
 			return
 		}
-		renderError(rc, fasthttp.StatusNotFound, "Page not found", "We could not find the page you were looking for.", "")
+		composer.RenderError(rc, fasthttp.StatusNotFound, "Page not found", "We could not find the page you were looking for.", "")
 	}
 	return Recover(o.Logger, h)
 }
@@ -143,7 +160,7 @@ func Recover(log *slog.Logger, h fasthttp.RequestHandler) fasthttp.RequestHandle
 		defer func() {
 			if p := recover(); p != nil {
 				log.Error("panic serving request", "err", fmt.Sprint(p), "path", string(rc.Path()))
-				renderError(rc, fasthttp.StatusInternalServerError, "Something went wrong", "An internal error occurred.", "")
+				composer.RenderError(rc, fasthttp.StatusInternalServerError, "Something went wrong", "An internal error occurred.", "")
 			}
 		}()
 		h(rc)
