@@ -50,9 +50,12 @@ type Config struct {
 	// RedirectHosts are the hosts (host or host:port) besides this site
 	// that a primary fragment may redirect the page to.
 	RedirectHosts []string `yaml:"redirect_hosts"`
-	// EarlyHints sends 103 Early Hints with the assets a page's
-	// fragments declared (default true).
-	EarlyHints *bool `yaml:"early_hints"`
+	// EarlyHints is when a page starts with 103 Early Hints naming the
+	// assets its fragments declared: auto (default) only to clients that
+	// reached the composer directly — a request carrying Via, Forwarded or
+	// X-Forwarded-For came through a proxy, and many proxies (nginx before
+	// 1.29 among them) take a 103 for the answer; always; or never.
+	EarlyHints string `yaml:"early_hints"`
 	// CSP is the Content-Security-Policy of every page; {nonce} in it is
 	// replaced by a nonce per page, which the composer's scripts (the
 	// fragments' module scripts, the out-of-order patches) carry.
@@ -398,7 +401,16 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		crawlers:  compileCrawlers(c.Crawlers),
 	}
 	site.NearCache = v.duration("near_cache", c.NearCache, time.Second, time.Minute, true)
-	site.EarlyHints = c.EarlyHints == nil || *c.EarlyHints
+	switch c.EarlyHints {
+	case "", "auto":
+		site.EarlyHints = hintsDirect
+	case "always":
+		site.EarlyHints = hintsAlways
+	case "never":
+		site.EarlyHints = hintsNever
+	default:
+		v.addf("early_hints", "%q is not one of auto, always, never", c.EarlyHints)
+	}
 	redirectHosts := v.redirectHosts(c.RedirectHosts)
 	if strings.ContainsAny(c.CSP, "\r\n") {
 		v.addf("csp", "must be one line")

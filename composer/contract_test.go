@@ -329,6 +329,21 @@ func TestEarlyHints(t *testing.T) {
 	if n := count(hints, "Link:"); n != 2 {
 		t.Errorf("103 has %d Link values, want 2 (a's stylesheet once)", n)
 	}
+
+	// Through a proxy (many take a 103 for the answer), none by default.
+	for _, via := range []string{"X-Forwarded-For: 10.0.0.1", "Via: 1.1 lb", "Forwarded: for=10.0.0.1"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\n%s\r\nConnection: close\r\n\r\n", via)
+		raw, _ := io.ReadAll(bufio.NewReader(conn))
+		conn.Close()
+		if !strings.HasPrefix(string(raw), "HTTP/1.1 200 OK\r\n") {
+			t.Errorf("with %s: the answer starts %.60q, want the 200", via, raw)
+		}
+	}
 }
 
 // TestHostileLinks: a thousand Link values, javascript: URLs and other

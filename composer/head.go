@@ -242,9 +242,31 @@ func (r *pageRun) hint(rc *fasthttp.RequestCtx) {
 			rc.Response.Header.AddBytesV(protocol.HeaderLink, v)
 		}
 	}
-	if len(hrefs) > 0 && r.rt.site.EarlyHints {
+	if len(hrefs) > 0 && r.rt.site.EarlyHints.to(&rc.Request.Header) {
 		_ = rc.EarlyHints() // a client that went away fails later, on the page
 	}
+}
+
+// earlyHints is when pages start with 103 Early Hints.
+type earlyHints int
+
+const (
+	// hintsDirect sends them only to a client that reached the composer
+	// directly: many proxies take a 103 for the answer.
+	hintsDirect earlyHints = iota
+	hintsAlways
+	hintsNever
+)
+
+// to reports whether a request with header h gets early hints.
+func (e earlyHints) to(h *fasthttp.RequestHeader) bool {
+	switch e {
+	case hintsAlways:
+		return true
+	case hintsDirect:
+		return h.Peek("Via") == nil && h.Peek("Forwarded") == nil && h.Peek("X-Forwarded-For") == nil
+	}
+	return false
 }
 
 // setPolicy sets the page's Content-Security-Policy, when the site has

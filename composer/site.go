@@ -30,9 +30,9 @@ type Site struct {
 	// crawlers are lowercase User-Agent substrings of clients served every
 	// slot in document order.
 	crawlers [][]byte
-	// EarlyHints sends 103 Early Hints with the assets a page's fragments
-	// declared last time, before any fragment is fetched.
-	EarlyHints bool
+	// EarlyHints is when a page starts with 103 Early Hints naming the
+	// assets its fragments declared last time.
+	EarlyHints earlyHints
 	// CSP is the pages' Content-Security-Policy ("" for none); each page
 	// puts a nonce of its own for {nonce}.
 	CSP string

@@ -156,6 +156,7 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_next_upstream off;
       proxy_connect_timeout 2s;
       proxy_read_timeout 30s;
