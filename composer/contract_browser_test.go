@@ -2,10 +2,12 @@ package composer_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -90,5 +92,47 @@ func TestSetCookieInChromium(t *testing.T) {
 	}
 	if got != "consent=yes" {
 		t.Errorf("document.cookie = %q, want only consent=yes", got)
+	}
+}
+
+// TestCompressedPagesInChromium: Chromium decodes a page sent as zstd and
+// as gzip, streamed and out of order, to the same document as the plain
+// one.
+func TestCompressedPagesInChromium(t *testing.T) {
+	b := browsertest.New(t)
+	e := newContractEnv(t, map[string]string{"a": "ttl: 0s", "b": "ttl: 0s"}, streamAlways)
+	e.a.SetDelay(30 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(b.Ctx, 60*time.Second)
+	defer cancel()
+	var encodings []string
+	doc := func(ae string) string {
+		t.Helper()
+		err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+				return err
+			}
+			_, err := cdp.Call(ctx, t, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Encoding": ae}})
+			return err
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := chromedp.RunResponse(ctx, chromedp.Navigate(e.base+"/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		encodings = append(encodings, fmt.Sprint(resp.Headers["Content-Encoding"]))
+		var out string
+		waitFor(t, ctx, `document.readyState=="complete"&&document.querySelectorAll("main > [data-fragment]").length==4?document.querySelector("main").outerHTML:""`, &out)
+		return out
+	}
+	plain := doc("identity")
+	for _, ae := range []string{"zstd", "gzip"} {
+		if got := doc(ae); got != plain {
+			t.Errorf("%s page decodes to\n%s\nwant\n%s", ae, got, plain)
+		}
+	}
+	if fmt.Sprint(encodings) != "[<nil> zstd gzip]" {
+		t.Errorf("documents came as %v, want plain, zstd, gzip", encodings)
 	}
 }
