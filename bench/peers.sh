@@ -48,7 +48,7 @@ for variant in ${TESSERA_VARIANTS:-memory}; do
     redis-cli -p "$port" flushall >/dev/null
   fi
   CUSTOM_NAME=$name CUSTOM_PORT=9250 CUSTOM_PATH=/ \
-  CUSTOM_CMD="COMPOSER_BIN='$BIN/tessera-composer' TESSERA_BENCH_REDIS_URL='$redis_url' TESSERA_BENCH_NEAR='$near' exec bash '$ROOT/bench/tessera-peer.sh'" \
+  CUSTOM_CMD="COMPOSER_BIN='$BIN/tessera-composer' TESSERA_BENCH_REDIS_URL='$redis_url' TESSERA_BENCH_NEAR='$near' TESSERA_BENCH_CPUPROFILE='${TESSERA_BENCH_CPUPROFILE:-}' exec bash '$ROOT/bench/tessera-peer.sh'" \
     "$SCRATCH/run.sh" custom "$SCEN"
 done
 for peer in "$@"; do

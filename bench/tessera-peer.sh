@@ -8,6 +8,8 @@
 #   TESSERA_BENCH_NEAR       near_cache with Redis (default 0s: every page reads Redis)
 #   TESSERA_BENCH_PRIMARY=1  mark $PRIMARY_FRAGMENT primary (holds the page
 #                            head until it arrives, as Tailor does)
+#   TESSERA_BENCH_CPUPROFILE write a CPU profile of the whole run to this file
+#                            (go tool pprof -top COMPOSER_BIN FILE)
 set -euo pipefail
 : "${COMPOSER_BIN:?COMPOSER_BIN is not set}" "${PORT:?}" "${LAYOUT_TEMPLATE:?}"
 CFG=$(mktemp "${TMPDIR:-/tmp}/tessera-bench.XXXXXX.yaml")
@@ -33,4 +35,4 @@ primary() { [[ ${TESSERA_BENCH_PRIMARY:-0} == 1 && ${PRIMARY_FRAGMENT:-} == "$1"
 } > "$CFG"
 export REDIS_URL=${TESSERA_BENCH_REDIS_URL:-}
 export TESSERA_LOG_LEVEL=${TESSERA_LOG_LEVEL:-error}
-exec "$COMPOSER_BIN" -config "$CFG"
+exec "$COMPOSER_BIN" -config "$CFG" ${TESSERA_BENCH_CPUPROFILE:+-cpuprofile "$TESSERA_BENCH_CPUPROFILE"}

@@ -13,7 +13,7 @@ import (
 )
 
 // contractLayout holds a twice, so its assets must still be placed once.
-const contractLayout = `<!doctype html><html><head><title>T · Site</title></head><body>
+const contractLayout = `<!doctype html><html><head><title>T · Site</title><link rel="icon" href="data:,"></head><body>
 <header>HEAD</header>
 <main><!--@slot:a--><!--@slot:a view=y--><!--@slot:b--><!--@slot:c--></main>
 <footer>FOOT</footer></body></html>`
