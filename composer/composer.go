@@ -61,6 +61,8 @@ type Composer struct {
 	nRecent atomic.Int64
 	// assets are the fragments' assets served under AssetPrefix.
 	assets assetStore
+	// workers run the pages' slots.
+	workers *workers
 	// reloadMu serialises SetSite, which hands resources from the old
 	// runtime to the new one.
 	reloadMu sync.Mutex
@@ -92,7 +94,7 @@ func New(o Options) (*Composer, error) {
 	c := &Composer{
 		cache: o.Cache, log: o.Logger, m: newMeters(o.Metrics), fanOut: o.FanOut,
 		streamAbove: o.StreamAbove, observer: o.Observer, clock: realClock{}, fetcher: upstreamFetcher{},
-		releaseAfter: maxTimeout + 5*time.Second,
+		releaseAfter: maxTimeout + 5*time.Second, workers: newWorkers(),
 	}
 	c.refresh.pending = map[string]time.Time{}
 	c.tuning.Store(&Tuning{})
@@ -134,6 +136,7 @@ func (c *Composer) BreakerState(name string) string {
 // writes to end, and releases the per-fragment resources.
 func (c *Composer) Close() error {
 	c.closing.Store(true)
+	c.workers.stop()
 	done := make(chan struct{})
 	go func() { c.bg.Wait(); close(done) }()
 	select {
@@ -174,13 +177,14 @@ func (c *Composer) ServePage(rc *fasthttp.RequestCtx, path string) bool {
 // Every goroutine the composer starts goes through goSafe or background:
 // a panic is logged once with its stack and counted, and the process lives.
 
-// goSafe runs fn on its own goroutine; onPanic, when set, is given the
-// panic as an error (a slot's goroutine records it as the slot's error).
+// goSafe runs fn on a goroutine of its own (one of the workers); onPanic,
+// when set, is given the panic as an error (a slot's goroutine records it
+// as the slot's error).
 func (c *Composer) goSafe(where string, fn func(), onPanic func(error)) {
-	go func() {
+	c.workers.run(func() {
 		defer c.recoverPanic(where, nil, onPanic)
 		fn()
-	}()
+	})
 }
 
 // background runs fn on its own goroutine that Close waits for: refreshes
