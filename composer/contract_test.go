@@ -420,3 +420,17 @@ func TestNestedAssetsKeepTheirFragment(t *testing.T) {
 		t.Errorf("b's script placed %d times under b (want once), or under a:\n%s", n, body)
 	}
 }
+
+// TestAssetsURL: with assets_url set, pages and early hints link the
+// fragment's assets there.
+func TestAssetsURL(t *testing.T) {
+	e := newContractEnv(t, map[string]string{"a": "assets_url: https://cdn.example.com/a/"})
+	_, body := e.get("/", "User-Agent", "Googlebot")
+	if want := `<link rel="stylesheet" href="https://cdn.example.com/a` + aCSS + `">`; count(body, want) != 1 || strings.Contains(body, "/_fragments/a/") {
+		t.Errorf("page does not link a's stylesheet at its assets_url once:\n%s", body)
+	}
+	resp, _ := e.get("/")
+	if links := strings.Join(resp.Header.Values("Link"), ", "); !strings.Contains(links, "<https://cdn.example.com/a"+aCSS+">; rel=preload; as=style") {
+		t.Errorf("Link %q", links)
+	}
+}
