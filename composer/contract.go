@@ -27,6 +27,17 @@ func assetHref(f *Fragment, a protocol.Asset) string {
 	return "/_fragments/" + f.Name + a.Path
 }
 
+// learnAssets notes the assets of a fragment's latest answer with markup
+// (a redirect has none to declare).
+func (fr *fragRuntime) learnAssets(m *Meta) {
+	switch {
+	case m == nil:
+		fr.rememberAssets(nil)
+	case m.Location == "":
+		fr.rememberAssets(m.Assets)
+	}
+}
+
 // rememberAssets notes the assets of a fragment's latest answer, for the
 // early hints of the pages that follow and for the asset route.
 func (fr *fragRuntime) rememberAssets(as []protocol.Asset) {
@@ -45,11 +56,7 @@ func (fr *fragRuntime) rememberAssets(as []protocol.Asset) {
 // it was for one user alone, and the Link values refused (logged once for
 // the answer, counted).
 func (c *Composer) learn(fr *fragRuntime, a *upstream.Answer) {
-	var as []protocol.Asset
-	if a.Meta != nil {
-		as = a.Meta.Assets
-	}
-	fr.rememberAssets(as)
+	fr.learnAssets(a.Meta)
 	if a.Shareable {
 		fr.sharing.Store(sharingShared)
 	} else {

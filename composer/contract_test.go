@@ -52,6 +52,12 @@ func (e *env) getReleasing(path string, f interface{ Release() }, hdr ...string)
 	return resp, string(b)
 }
 
+// getHeader is the values of a response header of a GET of path.
+func (e *env) getHeader(path, name string) []string {
+	resp, _ := e.get(path)
+	return resp.Header.Values(name)
+}
+
 func count(s, sub string) int { return strings.Count(s, sub) }
 
 // TestAssetsPlacedOncePerPage: a stylesheet declared by three slots is
@@ -328,6 +334,21 @@ func TestEarlyHints(t *testing.T) {
 	}
 	if n := count(hints, "Link:"); n != 2 {
 		t.Errorf("103 has %d Link values, want 2 (a's stylesheet once)", n)
+	}
+
+	// A redirect declares no assets: it does not make the composer forget
+	// the ones of the fragment's answers with markup.
+	e2 := newContractEnv(t, map[string]string{"a": "ttl: 0s"})
+	e2.get("/")
+	e2.a.SetStatus(301)
+	e2.a.ClearHeaders()
+	e2.a.AddHeader("Location", "/elsewhere")
+	e2.get("/")
+	e2.a.SetStatus(200)
+	e2.a.ClearHeaders()
+	e2.a.AddHeader("Link", "<"+aCSS+">; rel=stylesheet")
+	if links := strings.Join(e2.getHeader("/", "Link"), ", "); !strings.Contains(links, "/_fragments/a"+aCSS) {
+		t.Errorf("after a redirect, the page's Link lost a's stylesheet: %q", links)
 	}
 
 	// Through a proxy (many take a 103 for the answer), none by default.

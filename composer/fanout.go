@@ -115,9 +115,7 @@ func (r *pageRun) classify(slots []*slotRun, entries []*Entry) []*slotRun {
 			sr.stale = e
 		}
 		if sr.ready {
-			if e.Meta != nil {
-				fr.rememberAssets(e.Meta.Assets)
-			}
+			fr.learnAssets(e.Meta)
 			fr.sharing.CompareAndSwap(sharingUnknown, sharingShared) // cached, so shared
 			if err := statusAllowed(sr.ps, e.Meta); err != nil {
 				r.degrade(sr, err)
