@@ -411,7 +411,7 @@ func TestCSPNonce(t *testing.T) {
 	e.b.Hold() // b arrives after its place: its patch has inline scripts
 	resp, body := e.getReleasing("/", e.b)
 	policy := resp.Header.Get("Content-Security-Policy")
-	m := regexp.MustCompile(`^script-src 'nonce-([0-9a-f]{32})'; style-src 'self' 'nonce-([0-9a-f]{32})'$`).FindStringSubmatch(policy)
+	m := regexp.MustCompile(`^script-src 'nonce-([A-Z2-7]{26})'; style-src 'self' 'nonce-([A-Z2-7]{26})'$`).FindStringSubmatch(policy)
 	if m == nil || m[1] != m[2] {
 		t.Fatalf("Content-Security-Policy %q", policy)
 	}

@@ -3,6 +3,7 @@ package composer
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"html"
 	"slices"
 	"strings"
@@ -275,7 +276,7 @@ func (r *pageRun) setPolicy(rc *fasthttp.RequestCtx) {
 	if r.rt.site.CSP == "" {
 		return
 	}
-	r.nonce = newID(16)
+	r.nonce = rand.Text() // unpredictable, unlike the ids
 	rc.Response.Header.Set("Content-Security-Policy", strings.ReplaceAll(r.rt.site.CSP, "{nonce}", r.nonce))
 }
 
