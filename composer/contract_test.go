@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,13 +159,18 @@ func TestPrimaryNotFound(t *testing.T) {
 // TestPrimaryRedirect: a primary's redirect is the page's when it stays on
 // the site or goes to a configured host; anything else is refused.
 func TestPrimaryRedirect(t *testing.T) {
-	e := newContractEnv(t, map[string]string{"a": "primary: true", "b": `fallback: '<p>b is away</p>'`},
+	// Every page asks for a city of its own, which a and b vary by: no
+	// page joins a fetch still in flight for the one before, whose
+	// answer was another.
+	e := newContractEnv(t, map[string]string{"a": "primary: true\nvary: [city]", "b": "fallback: '<p>b is away</p>'\nvary: [city]"},
 		func(s string) string { return "redirect_hosts: [shop.example.com]\n" + s })
 	e.a.SetCacheControl("no-store")
 	e.b.SetCacheControl("no-store")
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := 0
 	get := func() *http.Response {
-		resp, err := noFollow.Get(e.base + "/")
+		page++
+		resp, err := noFollow.Get(e.base + "/?city=c" + strconv.Itoa(page))
 		if err != nil {
 			t.Fatal(err)
 		}
