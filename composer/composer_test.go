@@ -144,11 +144,21 @@ func newEnvLayout(t *testing.T, layout string, fragYAML map[string]string, mutat
 
 func (e *env) get(path string, hdr ...string) (*http.Response, string) {
 	e.t.Helper()
+	return e.getThen(path, nil, hdr...)
+}
+
+// getThen is get, calling headersIn (when set) once the response's
+// headers are in, before its body is read.
+func (e *env) getThen(path string, headersIn func(), hdr ...string) (*http.Response, string) {
+	e.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, e.base+path, nil)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
+	if headersIn != nil {
+		headersIn()
+	}
 	if err != nil {
 		e.t.Fatalf("GET %s: %v", path, err)
 	}

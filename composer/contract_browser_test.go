@@ -8,7 +8,6 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tessera-dev/tessera/internal/browsertest"
@@ -32,10 +31,7 @@ func TestAssetsInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(b.Ctx, 60*time.Second)
 	defer cancel()
 	err := chromedp.Do(ctx,
-		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: assetProbe})
-			return err
-		}),
+		onNewDocument(assetProbe),
 		chromedp.Navigate(e.base+"/"),
 	)
 	if err != nil {

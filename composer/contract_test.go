@@ -36,21 +36,7 @@ func newContractEnv(t *testing.T, fragYAML map[string]string, mutate ...func(str
 // getReleasing is get, releasing f once the response's headers are in.
 func (e *env) getReleasing(path string, f interface{ Release() }, hdr ...string) (*http.Response, string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.base+path, nil)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	f.Release()
-	if err != nil {
-		e.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatalf("GET %s: read: %v", path, err)
-	}
-	return resp, string(b)
+	return e.getThen(path, f.Release, hdr...)
 }
 
 // getHeader is the values of a response header of a GET of path.

@@ -49,10 +49,7 @@ func testOutOfOrderInBrowser(t *testing.T, b *browsertest.Browser) {
 	ctx, cancel := context.WithTimeout(b.Ctx, 60*time.Second)
 	defer cancel()
 	err := chromedp.Do(ctx,
-		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: oooProbe})
-			return err
-		}),
+		onNewDocument(oooProbe),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 			_, err := cdp.Call(ctx, t, page.Navigate, page.NavigateParams{URL: e.base + "/"}) // its load event waits for a
 			return err
@@ -110,6 +107,15 @@ func testOutOfOrderInBrowser(t *testing.T, b *browsertest.Browser) {
 	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Fatalf("console errors: %v", errs)
 	}
+}
+
+// onNewDocument runs script in every document the tab loads from then on,
+// before the document's own.
+func onNewDocument(script string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script})
+		return err
+	})
 }
 
 // waitFor evaluates expr until it yields a non-empty string, into out.
