@@ -41,10 +41,7 @@ func (fr *fragRuntime) learnAssets(m *Meta) {
 // rememberAssets notes the assets of a fragment's latest answer, for the
 // early hints of the pages that follow and for the asset route.
 func (fr *fragRuntime) rememberAssets(as []protocol.Asset) {
-	if len(as) == 0 && fr.assets.Load() == nil {
-		return
-	}
-	if old := fr.assets.Load(); old != nil && slices.Equal(*old, as) {
+	if old := fr.assets.Load(); old == nil && len(as) == 0 || old != nil && slices.Equal(*old, as) {
 		return
 	}
 	cp := slices.Clone(as)

@@ -93,20 +93,18 @@ func (r *pageRun) writeHead(out *pageOut, part pagePart) {
 		return
 	}
 	st := part.static
+	before, after := h.headEnd, h.headEnd // the layout's title element, if any
 	if h.titleStart >= 0 {
-		out.static(st[:h.titleStart], h.blocks[0])
-		if head.Title == "" {
-			out.static(st[h.titleStart:h.titleEnd], h.blocks[1])
-		} else {
-			out.component(titleTag(h.title(head.Title)))
-		}
-		out.static(st[h.titleEnd:h.headEnd], h.blocks[2])
-	} else {
-		out.static(st[:h.headEnd], h.blocks[0])
-		if head.Title != "" {
-			out.component(titleTag(h.title(head.Title)))
-		}
+		before, after = h.titleStart, h.titleEnd
 	}
+	out.static(st[:before], h.blocks[0])
+	switch {
+	case head.Title != "":
+		out.component(titleTag(h.title(head.Title)))
+	case h.titleStart >= 0:
+		out.static(st[before:after], h.blocks[1])
+	}
+	out.static(st[after:h.headEnd], h.blocks[2])
 	if !head.Empty() {
 		out.component(headTags(head))
 	}
@@ -172,40 +170,61 @@ func (r *pageRun) assetTag(dst []byte, pa pageAsset, kind protocol.AssetKind) []
 // same reports whether two assets are one: the same fragment's same path.
 func (pa pageAsset) same(o pageAsset) bool { return pa.f.Name == o.f.Name && pa.a == o.a }
 
-// Asset tags are rendered once per asset (up to maxTags of them).
+// The pieces placing an asset — its tag, its Link value — are rendered
+// once per asset (up to maxPieces of them), not per page.
 var (
-	tags  sync.Map // tagKey -> []byte
-	nTags atomic.Int64
+	pieces  sync.Map // pieceKey -> []byte
+	nPieces atomic.Int64
 )
 
-type tagKey struct {
+type pieceKey struct {
 	frag string
 	a    protocol.Asset
 	// assetsURL is part of the key: a reload may change it.
 	assetsURL string
+	hint      bool
 }
 
-const maxTags = 4096
+const maxPieces = 4096
 
-func renderedTag(pa pageAsset, nonce string) []byte {
-	script := pa.a.Kind == protocol.Script
-	if nonce != "" {
-		var buf bytes.Buffer
-		_ = assetTag(script, assetHref(pa.f, pa.a), nonce).Render(context.Background(), &buf)
-		return buf.Bytes()
-	}
-	key := tagKey{pa.f.Name, pa.a, pa.f.AssetsURL}
-	if b, ok := tags.Load(key); ok {
+func cachedPiece(pa pageAsset, hint bool, render func() []byte) []byte {
+	key := pieceKey{pa.f.Name, pa.a, pa.f.AssetsURL, hint}
+	if b, ok := pieces.Load(key); ok {
 		return b.([]byte)
 	}
-	var buf bytes.Buffer
-	_ = assetTag(script, assetHref(pa.f, pa.a), "").Render(context.Background(), &buf)
-	if nTags.Load() < maxTags {
-		if _, loaded := tags.LoadOrStore(key, buf.Bytes()); !loaded {
-			nTags.Add(1)
+	b := render()
+	if nPieces.Load() < maxPieces {
+		if _, loaded := pieces.LoadOrStore(key, b); !loaded {
+			nPieces.Add(1)
 		}
 	}
-	return buf.Bytes()
+	return b
+}
+
+// renderedTag is the tag placing an asset; a page with a CSP nonce gets
+// one of its own.
+func renderedTag(pa pageAsset, nonce string) []byte {
+	render := func() []byte {
+		var buf bytes.Buffer
+		_ = assetTag(pa.a.Kind == protocol.Script, assetHref(pa.f, pa.a), nonce).Render(context.Background(), &buf)
+		return buf.Bytes()
+	}
+	if nonce != "" {
+		return render()
+	}
+	return cachedPiece(pa, false, render)
+}
+
+// hintValue is the Link value preloading an asset: scripts are placed as
+// modules, so they are hinted as such.
+func hintValue(pa pageAsset) []byte {
+	return cachedPiece(pa, true, func() []byte {
+		v := append([]byte{'<'}, assetHref(pa.f, pa.a)...)
+		if pa.a.Kind == protocol.Script {
+			return append(v, ">; rel=modulepreload"...)
+		}
+		return append(v, ">; rel=preload; as=style"...)
+	})
 }
 
 // component renders a small per-request piece of markup.
@@ -219,7 +238,7 @@ func (o *pageOut) component(c templ.Component) {
 // the page's fragments declared last time, and keeps the same Link values
 // for the page itself.
 func (r *pageRun) hint(rc *fasthttp.RequestCtx) {
-	var hrefs []string
+	var hinted []pageAsset
 	for _, name := range r.pl.page.fragments {
 		fr := r.rt.fragment(name)
 		p := fr.assets.Load()
@@ -227,23 +246,14 @@ func (r *pageRun) hint(rc *fasthttp.RequestCtx) {
 			continue
 		}
 		for _, a := range *p {
-			href := assetHref(fr.f, a)
-			if slices.Contains(hrefs, href) {
-				continue
+			pa := pageAsset{fr.f, a}
+			if !slices.ContainsFunc(hinted, pa.same) {
+				hinted = append(hinted, pa)
+				rc.Response.Header.AddBytesV(protocol.HeaderLink, hintValue(pa))
 			}
-			hrefs = append(hrefs, href)
-			v := make([]byte, 0, 96)
-			v = append(v, '<')
-			v = append(v, href...)
-			if a.Kind == protocol.Script {
-				v = append(v, ">; rel=modulepreload"...) // scripts are placed as modules
-			} else {
-				v = append(v, ">; rel=preload; as=style"...)
-			}
-			rc.Response.Header.AddBytesV(protocol.HeaderLink, v)
 		}
 	}
-	if len(hrefs) > 0 && r.rt.site.EarlyHints.to(&rc.Request.Header) {
+	if len(hinted) > 0 && r.rt.site.EarlyHints.to(&rc.Request.Header) {
 		_ = rc.EarlyHints() // a client that went away fails later, on the page
 	}
 }
