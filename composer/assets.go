@@ -91,7 +91,7 @@ func (c *Composer) ServeAsset(rc *fasthttp.RequestCtx) {
 		return
 	}
 	rc.SetContentType(a.contentType())
-	rc.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=31536000, immutable")
+	rc.Response.Header.Set(fasthttp.HeaderCacheControl, protocol.AssetCacheControl)
 	rc.Response.Header.Set("X-Content-Type-Options", "nosniff")
 	rc.SetBody(a.body)
 }

@@ -15,7 +15,7 @@ import (
 
 // AssetCacheControl is the Cache-Control of an asset: its name holds a
 // hash of its bytes, so a copy never goes stale.
-const AssetCacheControl = "public, max-age=31536000, immutable"
+const AssetCacheControl = protocol.AssetCacheControl
 
 // Asset is a stylesheet or script the fragment serves itself and declares
 // in a Link header of every snippet answer. Make one with [CSS] or [JS].

@@ -40,6 +40,11 @@ const (
 	MaxRobots      = 64
 )
 
+// AssetCacheControl is the Cache-Control of an asset, from the fragment
+// service and from the composer alike: its name holds a hash of its bytes,
+// so a copy never goes stale.
+const AssetCacheControl = "public, max-age=31536000, immutable"
+
 // AssetKind is what an asset is to the page.
 type AssetKind uint8
 
