@@ -2,9 +2,7 @@ package upstream
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -48,7 +46,7 @@ func (t *Target) status(resp *fasthttp.Response) (status int, location string, e
 		return 0, "", nil
 	case sc == fasthttp.StatusNotFound || sc == fasthttp.StatusGone:
 		return sc, "", nil
-	case isRedirect(sc):
+	case protocol.IsRedirect(sc):
 		loc := string(resp.Header.Peek(fasthttp.HeaderLocation))
 		if !AllowedRedirect(loc, t.RedirectHosts) {
 			return 0, "", fmt.Errorf("%w: %s: %d to %q: use a path on this site, or add the host to redirect_hosts", ErrFragmentRedirect, t.Name, sc, truncate([]byte(loc), 80))
@@ -59,30 +57,14 @@ func (t *Target) status(resp *fasthttp.Response) (status int, location string, e
 	}
 }
 
-// isRedirect reports whether status is a redirect a primary may answer.
-func isRedirect(status int) bool {
-	switch status {
-	case fasthttp.StatusMovedPermanently, fasthttp.StatusFound, fasthttp.StatusSeeOther,
-		fasthttp.StatusTemporaryRedirect, fasthttp.StatusPermanentRedirect:
-		return true
-	}
-	return false
-}
-
 // AllowedRedirect reports whether a primary may send the browser to loc: a
 // path on this site, or an http(s) URL whose host is one of hosts.
 func AllowedRedirect(loc string, hosts []string) bool {
 	if protocol.SitePath(loc) {
 		return true
 	}
-	if len(hosts) == 0 || len(loc) > 2048 || strings.ContainsAny(loc, "\\ \t\r\n") {
-		return false
-	}
-	u, err := url.Parse(loc)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Host == "" {
-		return false
-	}
-	return slices.Contains(hosts, strings.ToLower(u.Host))
+	host, ok := protocol.AbsoluteHTTP(loc)
+	return ok && slices.Contains(hosts, host)
 }
 
 // readHead reads the head headers of an answer; a value that does not

@@ -2,7 +2,6 @@ package fragment
 
 import (
 	"fmt"
-	"net/url"
 
 	"github.com/a-h/templ"
 	"github.com/valyala/fasthttp"
@@ -61,30 +60,11 @@ func Redirect(code int, location string) error {
 
 // check says what is wrong with the redirect, if anything.
 func (e *redirectAnswer) check() error {
-	switch e.code {
-	case fasthttp.StatusMovedPermanently, fasthttp.StatusFound, fasthttp.StatusSeeOther,
-		fasthttp.StatusTemporaryRedirect, fasthttp.StatusPermanentRedirect:
-	default:
+	if !protocol.IsRedirect(e.code) {
 		return fmt.Errorf("redirect code %d is not one of 301, 302, 303, 307, 308", e.code)
 	}
-	if protocol.SitePath(e.location) || absoluteHTTP(e.location) {
+	if _, ok := protocol.AbsoluteHTTP(e.location); ok || protocol.SitePath(e.location) {
 		return nil
 	}
 	return fmt.Errorf("redirect location %q is neither a path on the site (one leading /, no backslash, space or control character) nor an absolute http or https URL", e.location)
-}
-
-// absoluteHTTP reports whether loc is an absolute http or https URL with
-// a host, no user info, and nothing a browser would read differently
-// (spaces, backslashes, control characters).
-func absoluteHTTP(loc string) bool {
-	for i := 0; i < len(loc); i++ {
-		if c := loc[i]; c <= ' ' || c == 0x7f || c == '\\' {
-			return false
-		}
-	}
-	u, err := url.Parse(loc)
-	if err != nil || u.User != nil || u.Host == "" || u.Opaque != "" {
-		return false
-	}
-	return u.Scheme == "http" || u.Scheme == "https"
 }

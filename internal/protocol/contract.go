@@ -246,6 +246,35 @@ func ValidRobots(v string) bool {
 	return true
 }
 
+// IsRedirect reports whether a fragment may answer status as a redirect:
+// 301, 302, 303, 307 or 308.
+func IsRedirect(status int) bool {
+	switch status {
+	case 301, 302, 303, 307, 308:
+		return true
+	}
+	return false
+}
+
+// AbsoluteHTTP reports whether loc is an absolute http or https URL with a
+// host and no user info, holding nothing a browser would read differently
+// (spaces, backslashes, control characters); host is its host, lowercased.
+func AbsoluteHTTP(loc string) (host string, ok bool) {
+	if len(loc) > 2048 {
+		return "", false
+	}
+	for i := 0; i < len(loc); i++ {
+		if c := loc[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return "", false
+		}
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.User != nil || u.Host == "" || u.Opaque != "" || u.Scheme != "http" && u.Scheme != "https" {
+		return "", false
+	}
+	return strings.ToLower(u.Host), true
+}
+
 // SitePath reports whether loc is a path on the same site: it starts with
 // one '/', and holds no backslash, control character or space, so no
 // browser reads it as another host (//evil.example, /\evil.example).

@@ -115,3 +115,28 @@ func FuzzParseLinks(f *testing.F) {
 		}
 	})
 }
+
+func TestAbsoluteHTTP(t *testing.T) {
+	for loc, want := range map[string]string{
+		"https://Shop.Example.com/basket":        "shop.example.com",
+		"http://shop.example.com:8443/x?y=1":     "shop.example.com:8443",
+		"https://shop.example.com@evil.example/": "",
+		"//evil.example":                         "",
+		"javascript:alert(1)":                    "",
+		"https:evil.example":                     "",
+		"https://evil.example/\\x":               "",
+		"https://evil.example/ x":                "",
+		"ftp://evil.example/":                    "",
+		"/news/x":                                "",
+	} {
+		host, ok := AbsoluteHTTP(loc)
+		if host != want || ok != (want != "") {
+			t.Errorf("AbsoluteHTTP(%q) = %q, %v; want %q", loc, host, ok, want)
+		}
+	}
+	for code, want := range map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true, 300: false, 304: false, 200: false} {
+		if IsRedirect(code) != want {
+			t.Errorf("IsRedirect(%d) = %v", code, !want)
+		}
+	}
+}
