@@ -40,7 +40,8 @@ var styleProps = []string{
 }
 
 // stylePage is one page whose look is kept in a golden: the computed
-// styles of the first element matching each selector.
+// styles of the first element matching each selector (the link and script
+// tags the composer places aside).
 type stylePage struct {
 	name string
 	path string
@@ -252,8 +253,11 @@ func measureStyles(t *testing.T, b *browsertest.Browser, base string, p stylePag
 	}
 	sels, _ := json.Marshal(p.selectors)
 	props, _ := json.Marshal(styleProps)
+	// The first match that is not a tag the composer placed: a stylesheet
+	// that came after the head left stands just before its slot's markup,
+	// inside the slot's element, and a script just after it.
 	styles, err := chromedp.Run(ctx, chromedp.Evaluate[[]map[string]string](`((sels, props) => sels.map(sel => {
-		const el = document.querySelector(sel);
+		const el = [...document.querySelectorAll(sel)].find(e => e.localName !== 'link' && e.localName !== 'script');
 		if (!el) return null;
 		const cs = getComputedStyle(el);
 		const o = {};
