@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
@@ -24,7 +25,7 @@ const AssetPrefix = "/_fragments/"
 // Bounds on the assets a composer keeps in memory and in its cache.
 const (
 	maxAssetMemory = 16 << 20
-	assetKeep      = maxWindow
+	assetKeep      = config.MaxWindow
 )
 
 // asset is one fragment asset as the composer serves it.
@@ -127,7 +128,7 @@ func (c *Composer) asset(fr *fragRuntime, path string) (*asset, error) {
 // fetchAsset fetches an asset from its fragment service, without
 // credentials, and keeps it in memory and in the cache.
 func (c *Composer) fetchAsset(fr *fragRuntime, path, key string) (*asset, error) {
-	kind, body, err := fr.up.Asset(fr.f.origin, path)
+	kind, body, err := fr.up.Asset(fr.f.Origin(), path)
 	if err != nil {
 		return nil, err
 	}

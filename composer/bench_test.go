@@ -15,6 +15,7 @@ import (
 	"github.com/tessera-dev/tessera/composer/composertest"
 	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // benchPage starts three 3 KB fragments and a composer on an in-memory
@@ -107,7 +108,7 @@ func BenchmarkParseLayout(b *testing.B) {
 	html := []byte(strings.Repeat("<p>static text</p>", 500) + "<!--@slot:a--><!--@slot:b view=x--><!--@slot:c-->")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := composer.ParseLayout(html); err != nil {
+		if _, err := protocol.ParseMarkers(html); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,10 @@
 package composer
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/tessera-dev/tessera/composer/config"
+)
 
 // refusal is why a nested slot marker was not filled.
 type refusal int
@@ -31,7 +35,7 @@ type budget struct {
 	refused [nRefusals]atomic.Int64
 }
 
-func newBudget(l Limits, pageSlots int) *budget {
+func newBudget(l config.Limits, pageSlots int) *budget {
 	b := &budget{}
 	b.slots.Store(int64(l.SlotsPerPage - pageSlots))
 	b.bytes.Store(int64(l.PageBytes))

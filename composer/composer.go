@@ -13,13 +13,14 @@ import (
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // Options configure a Composer.
 type Options struct {
 	// Site is the initial configuration; required.
-	Site *Site
+	Site *config.Site
 	// Cache stores fragment renderings; required (use memcache without Redis).
 	Cache Cache
 	// Logger receives structured logs; nil discards them.
@@ -94,7 +95,7 @@ func New(o Options) (*Composer, error) {
 	c := &Composer{
 		cache: o.Cache, log: o.Logger, m: newMeters(o.Metrics), fanOut: o.FanOut,
 		streamAbove: o.StreamAbove, observer: o.Observer, clock: realClock{}, fetcher: upstreamFetcher{},
-		releaseAfter: maxTimeout + 5*time.Second, workers: newWorkers(),
+		releaseAfter: config.MaxTimeout + 5*time.Second, workers: newWorkers(),
 	}
 	c.refresh.pending = map[string]time.Time{}
 	c.tuning.Store(&Tuning{})
@@ -105,7 +106,7 @@ func New(o Options) (*Composer, error) {
 // SetSite swaps in a new configuration. Pages in flight finish with the one
 // they started with; the per-fragment resources the new one does not take
 // over are released once they have had time to end.
-func (c *Composer) SetSite(s *Site) {
+func (c *Composer) SetSite(s *config.Site) {
 	c.reloadMu.Lock()
 	defer c.reloadMu.Unlock()
 	old := c.rt.Load()
@@ -121,7 +122,7 @@ func (c *Composer) SetSite(s *Site) {
 func (c *Composer) fragmentInForce(name string) *fragRuntime { return c.rt.Load().fragment(name) }
 
 // Site returns the configuration in force.
-func (c *Composer) Site() *Site { return c.rt.Load().site }
+func (c *Composer) Site() *config.Site { return c.rt.Load().site }
 
 // BreakerState reports a fragment's circuit: "closed", "open",
 // "half-open", or "" when it has none.
@@ -153,10 +154,11 @@ func (c *Composer) Close() error {
 // that path.
 func (c *Composer) ServePage(rc *fasthttp.RequestCtx, path string) bool {
 	rt := c.rt.Load()
-	page, params := rt.site.route(path)
-	if page == nil {
+	cp, params := rt.site.Route(path)
+	if cp == nil {
 		return false
 	}
+	page := rt.pages[cp]
 	if !rc.IsGet() && !rc.IsHead() {
 		RenderError(rc, fasthttp.StatusMethodNotAllowed, "Method not allowed", "Pages can only be read.", "")
 		rc.Response.Header.Set(fasthttp.HeaderAllow, "GET, HEAD")
@@ -165,12 +167,12 @@ func (c *Composer) ServePage(rc *fasthttp.RequestCtx, path string) bool {
 	req := readRequest(rc, rt.site, params)
 	pl := planPage(rt.site, page, req, c.tuning.Load()) // 1. plan (pure)
 	r := c.startPage(rt, pl)
-	r.hint(rc)                                   //    early hints: assets known from last time
-	entries := r.lookup(pl.slots)                // 2. lookup: one round trip
-	pending := r.classify(r.top, entries)        //    fresh, stale or to fetch
-	whole := r.delivery(pending)                 //    sent whole or streamed
-	r.fanOut(pending, whole && !page.hasPrimary) // 3. fan-out, nested levels included
-	r.stitch(rc, whole)                          // 4. stitch; 5. observe as the page ends
+	r.hint(rc)                                     //    early hints: assets known from last time
+	entries := r.lookup(pl.slots)                  // 2. lookup: one round trip
+	pending := r.classify(r.top, entries)          //    fresh, stale or to fetch
+	whole := r.delivery(pending)                   //    sent whole or streamed
+	r.fanOut(pending, whole && !page.HasPrimary()) // 3. fan-out, nested levels included
+	r.stitch(rc, whole)                            // 4. stitch; 5. observe as the page ends
 	return true
 }
 
@@ -214,9 +216,9 @@ func (c *Composer) recoverPanic(where string, what any, into func(error)) {
 	switch w := what.(type) {
 	case *plannedSlot:
 		what = w.name()
-	case *Fragment:
+	case *config.Fragment:
 		what = w.Name
-	case *Page:
+	case *config.Page:
 		what = w.Path
 	}
 	c.log.Error("panic recovered", "where", where, "slot", what, "err", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -227,7 +229,7 @@ func (c *Composer) recoverPanic(where string, what any, into func(error)) {
 
 // freshness is the policy for f's entry e: run-time tuning first, then the
 // config, then what the fragment declared.
-func (c *Composer) freshness(f *Fragment, e *Entry) freshness {
+func (c *Composer) freshness(f *config.Fragment, e *Entry) freshness {
 	var fr freshness
 	if e != nil {
 		fr = freshness{ttl: e.MaxAge, swr: e.SWR, sie: e.SIE}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/composertest"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
 )
@@ -875,11 +876,11 @@ func TestNestedExpansionIsBounded(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		if n := strings.Count(body, "<b>C1</b>"); n == 0 || n > composer.DefaultSlotsPerPage {
-			t.Fatalf("%d leaf fragments on one page, want 1..%d", n, composer.DefaultSlotsPerPage)
+		if n := strings.Count(body, "<b>C1</b>"); n == 0 || n > config.DefaultSlotsPerPage {
+			t.Fatalf("%d leaf fragments on one page, want 1..%d", n, config.DefaultSlotsPerPage)
 		}
-		if n := strings.Count(body, "<i>"); n > composer.DefaultMarkersPerAnswer+1 {
-			t.Fatalf("%d copies of b on one page, want at most %d", n, composer.DefaultMarkersPerAnswer+1)
+		if n := strings.Count(body, "<i>"); n > config.DefaultMarkersPerAnswer+1 {
+			t.Fatalf("%d copies of b on one page, want at most %d", n, config.DefaultMarkersPerAnswer+1)
 		}
 		if len(body) > 256<<10 {
 			t.Fatalf("page is %d bytes", len(body))

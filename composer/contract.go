@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/upstream"
 	"github.com/tessera-dev/tessera/internal/protocol"
 )
@@ -20,7 +21,7 @@ type (
 
 // assetHref is where the page links a fragment's asset: its assets_url
 // when one is configured, else the composer's /_fragments/NAME route.
-func assetHref(f *Fragment, a protocol.Asset) string {
+func assetHref(f *config.Fragment, a protocol.Asset) string {
 	if f.AssetsURL != "" {
 		return f.AssetsURL + a.Path
 	}

@@ -1,6 +1,8 @@
 // Package composer assembles pages from fragment services.
 //
-// A Page is a layout with slots. Composer.ServePage is the whole request
+// It serves the Site compiled by package config: each configured page is
+// prepared once per load (page.go: its static parts compressed, its head
+// and tail cut). Composer.ServePage is the whole request
 // path, five steps each in its own file: plan (plan.go, pure: keys, inputs,
 // forwarded values, budget), lookup (lookup.go: one cache round trip),
 // fan-out (fanout.go: the missing or stale slots fetched in parallel, each

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
@@ -64,7 +65,7 @@ func between(s, from, to string) string {
 
 func TestFallbacksNameViews(t *testing.T) {
 	src := "fragments:\n  w:\n    url: http://127.0.0.1:1/\n    params: {view: [mini]}\n    fallbacks: {tiny: x}\npages:\n  - {path: /, layout: page.html}\n"
-	cfg, err := ParseConfig("t.yaml", []byte(src))
+	cfg, err := config.Parse("t.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

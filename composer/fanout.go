@@ -9,9 +9,9 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/tessera-dev/tessera/composer/zparts"
-
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/upstream"
+	"github.com/tessera-dev/tessera/composer/zparts"
 )
 
 // pageRun is one page being composed: its plan, and the state of every
@@ -89,8 +89,8 @@ func (c *Composer) startPage(rt *runtime, pl plan) *pageRun {
 
 // decide is the freshness state machine for one slot's cache entry: an
 // entry of a version the fragment no longer accepts counts as missing.
-func decide(f *Fragment, fr freshness, e *Entry, now time.Time) entryState {
-	if e != nil && !f.acceptsVersion(e.Version) {
+func decide(f *config.Fragment, fr freshness, e *Entry, now time.Time) entryState {
+	if e != nil && !f.AcceptsVersion(e.Version) {
 		return stateMissing
 	}
 	return fr.state(e, now)
@@ -221,8 +221,8 @@ func (r *pageRun) degrade(sr *slotRun, err error) {
 	switch {
 	case sr.stale != nil && statusAllowed(sr.ps, sr.stale.Meta) == nil:
 		sr.res.body, sr.res.meta, sr.res.result, sr.res.served = sr.stale.Body, sr.stale.Meta, resultStale, servedStale
-	case len(sr.ps.slot.fallback) > 0:
-		sr.res.body, sr.res.result, sr.res.served = sr.ps.slot.fallback, resultError, servedFallback
+	case len(sr.ps.slot.Fallback()) > 0:
+		sr.res.body, sr.res.result, sr.res.served = sr.ps.slot.Fallback(), resultError, servedFallback
 	default:
 		sr.res.body, sr.res.result, sr.res.served = emptySlot(f.Name), resultError, servedEmpty
 	}

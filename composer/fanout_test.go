@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
@@ -104,7 +104,7 @@ pages:
   - {path: /, title: T, layout: page.html}
 `
 
-func unitSite(t *testing.T) *Site {
+func unitSite(t *testing.T) *config.Site {
 	t.Helper()
 	return siteFrom(t, unitConfig, `<main><!--@slot:a--><!--@slot:b--></main>`)
 }
@@ -126,7 +126,7 @@ func TestDecide(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	fr := freshness{ttl: 10 * time.Second, swr: 5 * time.Second, sie: time.Minute}
 	at := func(age time.Duration) *Entry { return &Entry{Stored: now.Add(-age), Version: "1.0.0"} }
-	f := &Fragment{Name: "a"}
+	f := &config.Fragment{Name: "a"}
 	for _, tt := range []struct {
 		name string
 		e    *Entry
@@ -147,11 +147,8 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
-	v2, err := semver.NewConstraint("^2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := decide(&Fragment{Name: "a", versionRange: v2}, fr, at(time.Second), now); got != stateMissing {
+	v2 := siteFrom(t, "fragments:\n  a: {url: \"http://127.0.0.1:1/\", version: \"^2\"}\npages:\n  - {path: /, layout: page.html}\n", `<!--@slot:a-->`).Fragments["a"]
+	if got := decide(v2, fr, at(time.Second), now); got != stateMissing {
 		t.Fatalf("an entry of a version outside the range: %d, want missing", got)
 	}
 }
@@ -160,17 +157,17 @@ func TestWholePage(t *testing.T) {
 	ms := time.Millisecond
 	for _, tt := range []struct {
 		name    string
-		mode    streamMode
+		mode    config.StreamMode
 		typical []time.Duration
 		want    bool
 	}{
-		{"nothing pending", streamAuto, nil, true},
-		{"all fast", streamAuto, []time.Duration{ms, 2 * ms}, true},
-		{"one slow", streamAuto, []time.Duration{ms, 50 * ms}, false},
-		{"at the threshold", streamAuto, []time.Duration{10 * ms}, false},
-		{"never fetched counts as slow", streamAuto, []time.Duration{time.Hour}, false},
-		{"always", streamAlways, nil, false},
-		{"never", streamNever, []time.Duration{time.Hour}, true},
+		{"nothing pending", config.StreamAuto, nil, true},
+		{"all fast", config.StreamAuto, []time.Duration{ms, 2 * ms}, true},
+		{"one slow", config.StreamAuto, []time.Duration{ms, 50 * ms}, false},
+		{"at the threshold", config.StreamAuto, []time.Duration{10 * ms}, false},
+		{"never fetched counts as slow", config.StreamAuto, []time.Duration{time.Hour}, false},
+		{"always", config.StreamAlways, nil, false},
+		{"never", config.StreamNever, []time.Duration{time.Hour}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := wholePage(tt.mode, tt.typical, 10*ms); got != tt.want {
@@ -187,7 +184,7 @@ func TestPlanKeysAndRequests(t *testing.T) {
 		ids:    requestIDs{requestID: "rid", traceID: "0123456789abcdef0123456789abcdef", spanID: "00000000000000aa", flags: "01"},
 		inputs: map[string]string{"city": "oslo"},
 	}
-	pl := planPage(site, page, req, &Tuning{Generations: map[string]uint64{"b": 3}})
+	pl := planPage(site, preparePage(page), req, &Tuning{Generations: map[string]uint64{"b": 3}})
 	got := []string{pl.slots[0].key, pl.slots[1].key, pl.slots[0].req.URL, pl.slots[0].flight}
 	want := []string{"tessera:f:a:0:%2A:", "tessera:f:b:3:%2A:", "http://127.0.0.1:1/", "tessera:f:a:0:%2A:"}
 	if d := cmp.Diff(want, got); d != "" {
@@ -204,7 +201,7 @@ func TestPlanKeysAndRequests(t *testing.T) {
 // resolveOne runs one slot of the unit page through resolve.
 func resolveOne(c *Composer, name string, stale *Entry) *slotRun {
 	rt := c.rt.Load()
-	pl := planPage(rt.site, rt.site.Pages["/"], request{}, c.tuning.Load())
+	pl := planPage(rt.site, rt.pages[rt.site.Pages["/"]], request{}, c.tuning.Load())
 	r := c.startPage(rt, pl)
 	r.cancel()
 	// No page deadline: only the slot's own timer may end its wait.
@@ -296,7 +293,7 @@ func TestOneRefreshPerKey(t *testing.T) {
 	fc := &fakeCache{grant: true}
 	c, clk := unitComposer(t, ff, fc)
 	rt := c.rt.Load()
-	pl := planPage(rt.site, rt.site.Pages["/"], request{}, c.tuning.Load())
+	pl := planPage(rt.site, rt.pages[rt.site.Pages["/"]], request{}, c.tuning.Load())
 	for range 1000 {
 		c.scheduleRefresh(rt.fragment("a"), &pl.slots[0])
 	}
@@ -320,7 +317,7 @@ func TestRefreshLockHeldElsewhere(t *testing.T) {
 	fc := &fakeCache{grant: false}
 	c, _ := unitComposer(t, ff, fc)
 	rt := c.rt.Load()
-	pl := planPage(rt.site, rt.site.Pages["/"], request{}, c.tuning.Load())
+	pl := planPage(rt.site, rt.pages[rt.site.Pages["/"]], request{}, c.tuning.Load())
 	c.scheduleRefresh(rt.fragment("a"), &pl.slots[0])
 	waitFor(t, func() bool { return c.refreshIdle("tessera:f:a:0:%2A:") })
 	for range 500 {
@@ -395,7 +392,7 @@ func TestPanicsDegradeNotCrash(t *testing.T) {
 		c, _ := unitComposer(t, &fakeFetcher{fn: ok}, nil)
 		c.cache = &panicCache{lock: true}
 		rt := c.rt.Load()
-		pl := planPage(rt.site, rt.site.Pages["/"], request{}, c.tuning.Load())
+		pl := planPage(rt.site, rt.pages[rt.site.Pages["/"]], request{}, c.tuning.Load())
 		c.scheduleRefresh(rt.fragment("a"), &pl.slots[0])
 		waitFor(t, func() bool { return c.m.panics.Get() == 1 })
 	})
@@ -531,15 +528,15 @@ pages:
 	}
 }
 
-// TestSessionCookieNeverForwarded: even a Site that names the session
+// Testconfig.SessionCookieNeverForwarded: even a Site that names the session
 // cookie or the Cookie header (built without the config's checks) sends
 // neither to a fragment.
 func TestSessionCookieNeverForwarded(t *testing.T) {
 	site := unitSite(t)
-	site.Fragments["a"].ForwardCookies = []string{SessionCookie, "consent"}
+	site.Fragments["a"].ForwardCookies = []string{config.SessionCookie, "consent"}
 	site.Fragments["a"].ForwardHeaders = []string{"Cookie", "Accept-Language"}
 	var rc fasthttp.RequestCtx
-	rc.Request.Header.Set("Cookie", SessionCookie+"=SECRET; consent=yes")
+	rc.Request.Header.Set("Cookie", config.SessionCookie+"=SECRET; consent=yes")
 	rc.Request.Header.Set("Accept-Language", "fr")
 	fw := readForwardable(&rc, site)
 	want := forwardable{headers: map[string]string{"Accept-Language": "fr"}, cookies: map[string]string{"consent": "yes"}}

@@ -13,6 +13,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/valyala/fasthttp"
 
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/zparts"
 	"github.com/tessera-dev/tessera/internal/protocol"
 )
@@ -39,7 +40,7 @@ type headCuts struct {
 }
 
 // cutHead finds the head of a page's first static part.
-func (p *Page) cutHead() {
+func (p *page) cutHead() {
 	if len(p.parts) == 0 || p.parts[0].slot != nil {
 		return
 	}
@@ -239,7 +240,7 @@ func (o *pageOut) component(c templ.Component) {
 // for the page itself.
 func (r *pageRun) hint(rc *fasthttp.RequestCtx) {
 	var hinted []pageAsset
-	for _, name := range r.pl.page.fragments {
+	for _, name := range r.pl.page.Fragments() {
 		fr := r.rt.fragment(name)
 		p := fr.assets.Load()
 		if p == nil {
@@ -253,28 +254,17 @@ func (r *pageRun) hint(rc *fasthttp.RequestCtx) {
 			}
 		}
 	}
-	if len(hinted) > 0 && r.rt.site.EarlyHints.to(&rc.Request.Header) {
+	if len(hinted) > 0 && hintsTo(r.rt.site.EarlyHints, &rc.Request.Header) {
 		_ = rc.EarlyHints() // a client that went away fails later, on the page
 	}
 }
 
-// earlyHints is when pages start with 103 Early Hints.
-type earlyHints int
-
-const (
-	// hintsDirect sends them only to a client that reached the composer
-	// directly: many proxies take a 103 for the answer.
-	hintsDirect earlyHints = iota
-	hintsAlways
-	hintsNever
-)
-
-// to reports whether a request with header h gets early hints.
-func (e earlyHints) to(h *fasthttp.RequestHeader) bool {
+// hintsTo reports whether a request with header h gets early hints.
+func hintsTo(e config.EarlyHints, h *fasthttp.RequestHeader) bool {
 	switch e {
-	case hintsAlways:
+	case config.HintsAlways:
 		return true
-	case hintsDirect:
+	case config.HintsDirect:
 		return h.Peek("Via") == nil && h.Peek("Forwarded") == nil && h.Peek("X-Forwarded-For") == nil
 	}
 	return false
@@ -299,7 +289,7 @@ func (r *pageRun) setCaching(rc *fasthttp.RequestCtx, setsCookies bool) {
 	for _, sr := range r.top {
 		private = private || sr.ps.req.Personal != "" || isDone(sr) && sr.res.private
 	}
-	for _, name := range r.pl.page.fragments {
+	for _, name := range r.pl.page.Fragments() {
 		private = private || r.rt.fragment(name).private()
 	}
 	if private {
@@ -307,47 +297,5 @@ func (r *pageRun) setCaching(rc *fasthttp.RequestCtx, setsCookies bool) {
 	} else {
 		rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
 	}
-	rc.Response.Header.Set(fasthttp.HeaderVary, r.pl.page.vary)
-}
-
-// compileContract works out what a page's fragments may add to its
-// headers: the fragments it may hold (its slots' and those they may
-// nest), and the Vary of the request values they read.
-func (p *Page) compileContract(site *Site) {
-	var names []string
-	var walk func(name string)
-	walk = func(name string) {
-		if slices.Contains(names, name) || site.Fragments[name] == nil {
-			return
-		}
-		names = append(names, name)
-		for _, n := range site.Fragments[name].Nest {
-			walk(n)
-		}
-	}
-	for _, s := range p.slots {
-		walk(s.Fragment.Name)
-	}
-	p.fragments = names
-	vary := []string{fasthttp.HeaderAcceptEncoding}
-	add := func(h string) {
-		if !slices.ContainsFunc(vary, func(v string) bool { return strings.EqualFold(v, h) }) {
-			vary = append(vary, h)
-		}
-	}
-	for _, name := range names {
-		f := site.Fragments[name]
-		for _, in := range f.Vary {
-			if site.Inputs[in].Cookie != "" {
-				add(fasthttp.HeaderCookie)
-			}
-		}
-		if len(f.ForwardCookies) > 0 {
-			add(fasthttp.HeaderCookie)
-		}
-		for _, h := range f.ForwardHeaders {
-			add(h)
-		}
-	}
-	p.vary = strings.Join(vary, ", ")
+	rc.Response.Header.Set(fasthttp.HeaderVary, r.pl.page.Vary())
 }

@@ -4,12 +4,9 @@ import (
 	"hash/maphash"
 	"sync"
 	"time"
-)
 
-// DefaultMaxKeys is how many distinct cache keys a fragment that varies by
-// an input without an allowlist may store per window, unless its config
-// says otherwise.
-const DefaultMaxKeys = 1000
+	"github.com/tessera-dev/tessera/composer/config"
+)
 
 // keyBound caps the distinct cache keys one fragment stores per window,
 // when a request value with no allowlist (a {story}, a free query input)
@@ -31,7 +28,7 @@ type keyBound struct {
 
 // newKeyBound is f's bound, nil when every input it varies by has an
 // allowlist (its keys are bounded by the config already).
-func newKeyBound(f *Fragment) *keyBound {
+func newKeyBound(f *config.Fragment) *keyBound {
 	if f.MaxKeys <= 0 {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
@@ -37,13 +38,13 @@ func (c *recordingCache) keys() int {
 }
 
 // siteFrom compiles a config whose pages use page.html.
-func siteFrom(t testing.TB, src, layout string) *Site {
+func siteFrom(t testing.TB, src, layout string) *config.Site {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "page.html"), []byte(layout), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseConfig("t.yaml", []byte(src))
+	cfg, err := config.Parse("t.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ pages:
 }
 
 func TestKeyBoundMemoryIsBounded(t *testing.T) {
-	b := newKeyBound(&Fragment{MaxKeys: 100})
+	b := newKeyBound(&config.Fragment{MaxKeys: 100})
 	now := time.Now()
 	for i := range 100_000 {
 		b.admit(fmt.Sprint("k", i), now, time.Minute)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
@@ -29,13 +30,13 @@ func (r *pageRun) expand(res *slotResult, parent *plannedSlot) {
 
 // pageAsset is an asset of one of the page's fragments.
 type pageAsset struct {
-	f *Fragment
+	f *config.Fragment
 	a protocol.Asset
 }
 
 // appendAssets appends the assets of a slot of f, its nested slots'
 // included, that dst does not hold yet.
-func (res *slotResult) appendAssets(dst []pageAsset, f *Fragment) []pageAsset {
+func (res *slotResult) appendAssets(dst []pageAsset, f *config.Fragment) []pageAsset {
 	if res.meta != nil {
 		for _, a := range res.meta.Assets {
 			if pa := (pageAsset{f, a}); !slices.Contains(dst, pa) {

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"reflect"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/tessera-dev/tessera/composer/config"
 )
 
 // Out-of-order delivery. On a streamed page, a slot sent in arrival order
@@ -30,111 +29,6 @@ import (
 // content into its range. Both scripts are constant, so a Content-Security-
 // Policy allows them by hash (OutOfOrderScriptHashes).
 
-// order is how a slot is delivered on a streamed page.
-type order int
-
-const (
-	// orderAuto: arrival for a non-primary slot, document for a primary.
-	orderAuto order = iota
-	// orderDocument: the slot is written where it stands, once it is in;
-	// what follows it waits.
-	orderDocument
-	// orderArrival: the slot's place is sent at once and its markup
-	// patched in when it arrives.
-	orderArrival
-)
-
-func parseOrder(s string) (order, error) {
-	switch s {
-	case "":
-		return orderAuto, nil
-	case "document":
-		return orderDocument, nil
-	case "arrival":
-		return orderArrival, nil
-	}
-	return orderAuto, fmt.Errorf("%q is not one of document, arrival", s)
-}
-
-// DefaultCrawlers are the User-Agent substrings (matched case-insensitively)
-// of clients that get every slot in document order: search and link-preview
-// crawlers, many of which run no script and all of which index the document
-// as sent.
-var DefaultCrawlers = []string{
-	"googlebot", "google-inspectiontool", "bingbot", "slurp", "duckduckbot",
-	"baiduspider", "yandex", "applebot", "petalbot", "facebookexternalhit",
-	"twitterbot", "linkedinbot", "slackbot", "discordbot", "telegrambot",
-	"whatsapp", "ahrefsbot", "semrushbot", "mj12bot", "gptbot", "ccbot",
-}
-
-// compileCrawlers lowercases a configured crawler list; nil means
-// DefaultCrawlers, an empty list none at all.
-func compileCrawlers(list []string) [][]byte {
-	if list == nil {
-		list = DefaultCrawlers
-	}
-	out := make([][]byte, 0, len(list))
-	for _, s := range list {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, []byte(strings.ToLower(s)))
-		}
-	}
-	return out
-}
-
-// isCrawler reports whether ua contains one of the site's crawler
-// substrings, ignoring ASCII case.
-func (s *Site) isCrawler(ua []byte) bool {
-	if len(s.crawlers) == 0 || len(ua) == 0 {
-		return false
-	}
-	var buf [256]byte
-	lower := buf[:0]
-	for _, c := range ua[:min(len(ua), 512)] {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		lower = append(lower, c)
-	}
-	for _, c := range s.crawlers {
-		if bytes.Contains(lower, c) {
-			return true
-		}
-	}
-	return false
-}
-
-// configureOrder applies a page's order setting; it returns an error for
-// a value that is not one.
-func configureOrder(p *Page, value string) error {
-	o, err := parseOrder(value)
-	if err != nil {
-		return err
-	}
-	p.order = o
-	return nil
-}
-
-// byArrival reports whether slot s of page p is sent in arrival order
-// when the page streams.
-func (p *Page) byArrival(s *Slot) bool {
-	o := s.order
-	if o == orderAuto {
-		o = p.order
-	}
-	switch o {
-	case orderDocument:
-		return false
-	case orderArrival:
-		return !s.Primary
-	}
-	return !s.Primary
-}
-
-// reservePattern is what a slot's reserve may be: a CSS length the
-// placeholder's min-height is set to.
-var reservePattern = regexp.MustCompile(`^[0-9]{1,4}(\.[0-9]{1,2})?(px|em|rem|vh|lh)$`)
-
 // slotName is the name of slot i's range in the document.
 func slotName(i int) string { return "tessera-" + strconv.Itoa(i) }
 
@@ -142,25 +36,25 @@ func slotName(i int) string { return "tessera-" + strconv.Itoa(i) }
 // markup arrives: a range holding the fallback for its view, or a pending box that
 // keeps the slot's reserved height and tells assistive technology it is
 // loading. Nothing in it takes focus.
-func appendPlaceholder(dst []byte, i int, s *Slot) []byte {
+func appendPlaceholder(dst []byte, i int, s *config.Slot) []byte {
 	dst = append(dst, `<?start name="`...)
 	dst = append(dst, slotName(i)...)
 	dst = append(dst, `">`...)
 	f := s.Fragment
-	if len(s.fallback) > 0 && s.reserve == "" {
-		dst = append(dst, s.fallback...)
+	if len(s.Fallback()) > 0 && s.Reserve() == "" {
+		dst = append(dst, s.Fallback()...)
 	} else {
 		dst = append(dst, `<div class="frag-pending" data-fragment-pending="`...)
 		dst = append(dst, f.Name...)
 		dst = append(dst, `" aria-busy="true"`...)
-		if s.reserve != "" {
+		if s.Reserve() != "" {
 			dst = append(dst, ` style="min-height:`...)
-			dst = append(dst, s.reserve...)
+			dst = append(dst, s.Reserve()...)
 			dst = append(dst, '"')
 		}
 		dst = append(dst, '>')
-		if s.reserve != "" {
-			dst = append(dst, s.fallback...)
+		if s.Reserve() != "" {
+			dst = append(dst, s.Fallback()...)
 		}
 		dst = append(dst, `</div>`...)
 	}
@@ -265,25 +159,4 @@ func isDone(sr *slotRun) bool {
 	default:
 		return false
 	}
-}
-
-// deliveryParam takes a marker parameter that is the composer's own:
-// order=document|arrival or reserve=LENGTH. It reports whether p was one.
-func (s *Slot) deliveryParam(p Param) (bool, error) {
-	switch p.Key {
-	case "order":
-		o, err := parseOrder(p.Value)
-		if err != nil {
-			return true, fmt.Errorf("order: %w", err)
-		}
-		s.order = o
-		return true, nil
-	case "reserve":
-		if !reservePattern.MatchString(p.Value) {
-			return true, fmt.Errorf("reserve %q is not a CSS length such as 240px or 12em", p.Value)
-		}
-		s.reserve = p.Value
-		return true, nil
-	}
-	return false, nil
 }

@@ -1,6 +1,8 @@
 package composer
 
-import "testing"
+import (
+	"testing"
+)
 
 func TestPatchScriptUnderOneKB(t *testing.T) {
 	if n := len(appendPatchScript(nil, "")) + len(appendPatchClose(nil, "")); n >= 1024 {
@@ -22,22 +24,5 @@ func TestBodyClose(t *testing.T) {
 		if got := bodyClose([]byte(tt.in)); got != tt.want {
 			t.Errorf("bodyClose(%q) = %d, want %d", tt.in, got, tt.want)
 		}
-	}
-}
-
-func TestIsCrawler(t *testing.T) {
-	s := &Site{crawlers: compileCrawlers(nil)}
-	for ua, want := range map[string]bool{
-		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)":      true,
-		"Mozilla/5.0 (compatible; bingbot/2.0)":                                         true,
-		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0 Safari/537.36": false,
-		"": false,
-	} {
-		if got := s.isCrawler([]byte(ua)); got != want {
-			t.Errorf("isCrawler(%q) = %v", ua, got)
-		}
-	}
-	if (&Site{crawlers: compileCrawlers([]string{})}).isCrawler([]byte("Googlebot")) {
-		t.Error("an empty crawler list still matched")
 	}
 }

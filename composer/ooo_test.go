@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 )
 
 // streamAlways makes the test page stream whatever its fragments' speed.
@@ -162,7 +163,7 @@ func TestDeliveryConfigRefusesBadValues(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "p.html"), []byte(tt.layout), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			c, err := composer.ParseConfig("t.yaml", []byte(src))
+			c, err := config.Parse("t.yaml", []byte(src))
 			if err != nil {
 				t.Fatal(err)
 			}

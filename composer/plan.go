@@ -2,9 +2,11 @@ package composer
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/upstream"
 	"github.com/tessera-dev/tessera/internal/protocol"
 )
@@ -13,7 +15,7 @@ import (
 // from the config and the request values alone, with no I/O. It is not
 // changed once made, but for its budget, which nested slots draw on.
 type plan struct {
-	page *Page
+	page *page
 	req  request
 	// slots are the page's own slots, in document order.
 	slots []plannedSlot
@@ -26,7 +28,7 @@ type plan struct {
 // plannedSlot is one slot to fill: its cache key, the upstream call and
 // where it sits in the page.
 type plannedSlot struct {
-	slot *Slot
+	slot *config.Slot
 	key  string
 	// flight is the coalescing key: the cache key and the user's
 	// forwarded values, so that distinct users never share a fetch.
@@ -49,10 +51,10 @@ func (ps *plannedSlot) name() string {
 }
 
 // planPage plans a page's own slots.
-func planPage(site *Site, p *Page, req request, t *Tuning) plan {
-	pl := plan{page: p, req: req, slots: make([]plannedSlot, len(p.slots)), budget: newBudget(site.Limits, len(p.slots))}
-	for i, s := range p.slots {
-		pl.slots[i] = planSlot(s, req, t, nil, req.ids.spanID)
+func planPage(site *config.Site, p *page, req request, t *Tuning) plan {
+	pl := plan{page: p, req: req, slots: make([]plannedSlot, len(p.Slots())), budget: newBudget(site.Limits, len(p.Slots()))}
+	for i, s := range p.Slots() {
+		pl.slots[i] = planSlot(s, req, t, p.chains[i], req.ids.spanID)
 		pl.deadline = max(pl.deadline, s.Fragment.Timeout)
 	}
 	pl.deadline += time.Second
@@ -61,8 +63,8 @@ func planPage(site *Site, p *Page, req request, t *Tuning) plan {
 
 // planSlot works out one slot's key and upstream request, with only what
 // the fragment's config allows forwarded, plus the request id and trace
-// context.
-func planSlot(s *Slot, req request, t *Tuning, parent []string, parentSpan string) plannedSlot {
+// context. chain is the slot's fragment names from the page's slot down.
+func planSlot(s *config.Slot, req request, t *Tuning, chain []string, parentSpan string) plannedSlot {
 	f := s.Fragment
 	q := slotQuery(s, req.inputs)
 	ps := plannedSlot{
@@ -71,10 +73,7 @@ func planSlot(s *Slot, req request, t *Tuning, parent []string, parentSpan strin
 		req:        upstream.Request{URL: buildURL(f.URL, q)},
 		spanID:     newID(8),
 		parentSpan: parentSpan,
-		chain:      s.chain,
-	}
-	if parent != nil {
-		ps.chain = append(parent[:len(parent):len(parent)], f.Name)
+		chain:      chain,
 	}
 	ps.req.Headers = make([][2]string, 0, 2+len(f.ForwardHeaders))
 	ps.req.Headers = append(ps.req.Headers, [2]string{protocol.HeaderRequestID, req.ids.requestID}, [2]string{protocol.HeaderTraceparent, req.ids.traceparent(ps.spanID)})
@@ -123,8 +122,8 @@ type nestedPart struct {
 // markers per answer and the page's slots allow it, and it is no cycle;
 // markers past the answer's limit are dropped, others refused leave an
 // empty placeholder. Refusals are counted in b.
-func planNested(site *Site, body []byte, parent *plannedSlot, req request, t *Tuning, b *budget) nestedPlan {
-	parts, err := ParseLayout(body)
+func planNested(site *config.Site, body []byte, parent *plannedSlot, req request, t *Tuning, b *budget) nestedPlan {
+	parts, err := protocol.ParseMarkers(body)
 	if err != nil {
 		b.refuse(refusedBadSlot)
 		return nestedPlan{parts: []nestedPart{{static: body, slot: -1}}, own: len(body)}
@@ -152,7 +151,8 @@ func planNested(site *Site, body []byte, parent *plannedSlot, req request, t *Tu
 			continue
 		}
 		np.parts = append(np.parts, nestedPart{slot: len(np.slots)})
-		np.slots = append(np.slots, planSlot(s, req, t, parent.chain, parent.spanID))
+		chain := append(parent.chain[:len(parent.chain):len(parent.chain)], s.Fragment.Name)
+		np.slots = append(np.slots, planSlot(s, req, t, chain, parent.spanID))
 	}
 	return np
 }
@@ -160,19 +160,19 @@ func planNested(site *Site, body []byte, parent *plannedSlot, req request, t *Tu
 // admit decides whether a marker found in parent's answer is filled: it
 // returns the bound slot, or why not. A slot taken from the page's budget
 // is only taken when everything else allows the marker.
-func admit(site *Site, m *Marker, parent *plannedSlot, b *budget) (*Slot, refusal) {
+func admit(site *config.Site, m *protocol.Marker, parent *plannedSlot, b *budget) (*config.Slot, refusal) {
 	pf := parent.slot.Fragment
 	switch {
 	case len(parent.chain) >= site.Limits.Depth:
 		return nil, refusedDepth
-	case containsString(parent.chain, m.Name):
+	case slices.Contains(parent.chain, m.Name):
 		return nil, refusedCycle
 	case site.Fragments[m.Name] == nil:
 		return nil, refusedUnknown
-	case !containsString(pf.Nest, m.Name):
+	case !slices.Contains(pf.Nest, m.Name):
 		return nil, refusedNotAllowed
 	}
-	s, err := bindNestedSlot(m, site.Fragments[m.Name])
+	s, err := config.BindNested(m, site.Fragments[m.Name])
 	if err != nil {
 		return nil, refusedBadSlot
 	}
@@ -184,7 +184,7 @@ func admit(site *Site, m *Marker, parent *plannedSlot, b *budget) (*Slot, refusa
 
 // refusedPlaceholder is what a refused marker leaves on the page; names
 // from fragment markup that are not configured are not echoed.
-func refusedPlaceholder(site *Site, name string) []byte {
+func refusedPlaceholder(site *config.Site, name string) []byte {
 	if site.Fragments[name] != nil {
 		return emptySlot(name)
 	}
@@ -206,12 +206,12 @@ func buildURL(base, query string) string {
 // config load) followed by the fragment's vary inputs in sorted order, so
 // that it doubles as the cache key's variant. A slot cannot set a vary
 // input itself (bindSlot refuses it), so the two never overlap.
-func slotQuery(s *Slot, inputs map[string]string) string {
+func slotQuery(s *config.Slot, inputs map[string]string) string {
 	if len(s.Fragment.Vary) == 0 {
-		return s.params
+		return s.Params()
 	}
 	var b strings.Builder
-	b.WriteString(s.params)
+	b.WriteString(s.Params())
 	for _, name := range s.Fragment.Vary {
 		v := inputs[name]
 		if v == "" {

@@ -3,6 +3,8 @@ package composer
 import (
 	"bytes"
 	"testing"
+
+	"github.com/tessera-dev/tessera/composer/config"
 )
 
 // FuzzPlanNested feeds hostile fragment markup to the nested planner: it
@@ -15,7 +17,7 @@ func FuzzPlanNested(f *testing.F) {
 	f.Add([]byte(`<!--@slot:b view=admin limit=999999--><!--@slot:`))
 	f.Add([]byte(`<!--@slot:nosuch--><!--@slot:b primary=true-->`))
 	site := fuzzSite(f)
-	parent := &plannedSlot{slot: site.Pages["/"].slots[0], chain: []string{"a"}}
+	parent := &plannedSlot{slot: site.Pages["/"].Slots()[0], chain: []string{"a"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b := newBudget(site.Limits, 1)
 		np := planNested(site, body, parent, request{}, &Tuning{}, b)
@@ -26,7 +28,7 @@ func FuzzPlanNested(f *testing.F) {
 			if s.slot.Fragment.Name != "b" {
 				t.Fatalf("placed %q, which a's config does not name", s.slot.Fragment.Name)
 			}
-			if q := s.slot.params; q != "" && q != "view=x" {
+			if q := s.slot.Params(); q != "" && q != "view=x" {
 				t.Fatalf("placed b with %q", q)
 			}
 		}
@@ -45,7 +47,7 @@ func FuzzPlanNested(f *testing.F) {
 	})
 }
 
-func fuzzSite(f *testing.F) *Site {
+func fuzzSite(f *testing.F) *config.Site {
 	f.Helper()
 	return siteFrom(f, `
 fragments:

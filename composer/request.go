@@ -5,10 +5,10 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
@@ -23,7 +23,7 @@ type request struct {
 // readRequest copies the request values the site may use: correlation
 // ids, declared inputs (page path parameters included) and the headers and
 // cookies some fragment may be forwarded.
-func readRequest(rc *fasthttp.RequestCtx, site *Site, params map[string]string) request {
+func readRequest(rc *fasthttp.RequestCtx, site *config.Site, params map[string]string) request {
 	req := request{ids: readRequestIDs(rc), inputs: readInputs(rc, site.Inputs), fwd: readForwardable(rc, site)}
 	for k, v := range params {
 		if req.inputs == nil {
@@ -44,11 +44,11 @@ type forwardable struct {
 // readForwardable reads what the site's fragments may be sent. The
 // composer's own session cookie and the Cookie header are never read, even
 // from a Site built without the config's checks.
-func readForwardable(rc *fasthttp.RequestCtx, site *Site) forwardable {
+func readForwardable(rc *fasthttp.RequestCtx, site *config.Site) forwardable {
 	var fw forwardable
 	for _, f := range site.Fragments {
 		for _, h := range f.ForwardHeaders {
-			if _, refused := refusedHeaders[strings.ToLower(h)]; refused {
+			if config.RefusedHeader(h) {
 				continue
 			}
 			if v := rc.Request.Header.Peek(h); len(v) > 0 && len(v) <= 4096 {
@@ -59,7 +59,7 @@ func readForwardable(rc *fasthttp.RequestCtx, site *Site) forwardable {
 			}
 		}
 		for _, c := range f.ForwardCookies {
-			if c == SessionCookie {
+			if c == config.SessionCookie {
 				continue
 			}
 			if v := rc.Request.Header.Cookie(c); len(v) > 0 && len(v) <= 4096 {
@@ -158,7 +158,7 @@ func validTraceparent(v []byte) bool {
 // readInputs reads the site's declared inputs from the request: query
 // parameter, then cookie, then default. Values that do not match the input
 // pattern are ignored, so hostile values never reach a fragment or a key.
-func readInputs(rc *fasthttp.RequestCtx, inputs map[string]InputConfig) map[string]string {
+func readInputs(rc *fasthttp.RequestCtx, inputs map[string]config.InputConfig) map[string]string {
 	if len(inputs) == 0 {
 		return nil
 	}
@@ -168,10 +168,10 @@ func readInputs(rc *fasthttp.RequestCtx, inputs map[string]InputConfig) map[stri
 		if in.Query != "" {
 			v = rc.QueryArgs().Peek(in.Query)
 		}
-		if !in.accepts(v) && in.Cookie != "" {
+		if !in.Accepts(v) && in.Cookie != "" {
 			v = rc.Request.Header.Cookie(in.Cookie)
 		}
-		if in.accepts(v) {
+		if in.Accepts(v) {
 			out[name] = string(v)
 		} else if in.Default != "" {
 			out[name] = in.Default
@@ -180,12 +180,10 @@ func readInputs(rc *fasthttp.RequestCtx, inputs map[string]InputConfig) map[stri
 	return out
 }
 
-func validValue(v []byte) bool { return protocol.ValidValue(v) }
-
 // cacheKey names a fragment rendering: fragment, purge generation, the
 // accepted version range (so that changing it never serves markup of the
 // old range), and the exact query the fragment was called with.
-func cacheKey(f *Fragment, gen uint64, query string) string {
+func cacheKey(f *config.Fragment, gen uint64, query string) string {
 	v := f.Version
 	if v == "" {
 		v = "*"

@@ -5,9 +5,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tessera-dev/tessera/internal/protocol"
-
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/upstream"
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // runtime is a compiled site with the resources each of its fragments
@@ -15,13 +15,14 @@ import (
 // breaker and its meters. It is immutable once built; a reload builds a new
 // one, taking over what did not change, and the old one releases the rest.
 type runtime struct {
-	site  *Site
+	site  *config.Site
+	pages map[*config.Page]*page
 	frags map[string]*fragRuntime
 }
 
 // fragRuntime is what one fragment of a runtime owns.
 type fragRuntime struct {
-	f  *Fragment
+	f  *config.Fragment
 	up *upstream.Client
 	m  *fragMeters
 	// keys bounds the distinct cache keys the fragment stores (nil: its
@@ -59,8 +60,8 @@ func (m *fragMemory) private() bool { return m.sharing.Load() != sharingShared }
 // newRuntime builds the runtime for s. A fragment whose upstream settings
 // are unchanged since old keeps its client and breaker (open circuits and
 // warm connections survive a reload); meters are kept by name.
-func newRuntime(s *Site, old *runtime, m *meters) *runtime {
-	rt := &runtime{site: s, frags: make(map[string]*fragRuntime, len(s.Fragments))}
+func newRuntime(s *config.Site, old *runtime, m *meters) *runtime {
+	rt := &runtime{site: s, pages: preparePages(s), frags: make(map[string]*fragRuntime, len(s.Fragments))}
 	for name, f := range s.Fragments {
 		fr := &fragRuntime{f: f, m: m.fragment(name), keys: newKeyBound(f), fragMemory: new(fragMemory)}
 		if old != nil {
@@ -72,7 +73,7 @@ func newRuntime(s *Site, old *runtime, m *meters) *runtime {
 			}
 		}
 		if fr.up == nil {
-			fr.up = upstream.NewClient(f.target())
+			fr.up = upstream.NewClient(target(f))
 		}
 		rt.frags[name] = fr
 	}
@@ -81,8 +82,8 @@ func newRuntime(s *Site, old *runtime, m *meters) *runtime {
 
 // sameUpstream reports whether two configs of a fragment can share a
 // client and a breaker.
-func sameUpstream(a, b *Fragment) bool {
-	return a.URL == b.URL && a.MaxBytes == b.MaxBytes && a.Auth == b.Auth && a.secret == b.secret &&
+func sameUpstream(a, b *config.Fragment) bool {
+	return a.URL == b.URL && a.MaxBytes == b.MaxBytes && a.Auth == b.Auth && a.Secret() == b.Secret() &&
 		a.Breaker == b.Breaker
 }
 
@@ -102,11 +103,11 @@ func (rt *runtime) release(current func(name string) *fragRuntime, m *meters) {
 }
 
 // target is how f's upstream client calls it.
-func (f *Fragment) target() upstream.Target {
+func target(f *config.Fragment) upstream.Target {
 	return upstream.Target{
-		Name: f.Name, Timeout: f.Timeout, MaxBytes: f.MaxBytes, Auth: f.Auth, Secret: f.secret,
-		Accepts: f.acceptsVersion, Version: f.Version, SetCookies: f.SetCookies,
-		RedirectHosts: f.redirectHosts, Breaker: f.Breaker,
+		Name: f.Name, Timeout: f.Timeout, MaxBytes: f.MaxBytes, Auth: f.Auth, Secret: f.Secret(),
+		Accepts: f.AcceptsVersion, Version: f.Version, SetCookies: f.SetCookies,
+		RedirectHosts: f.RedirectHosts(), Breaker: f.Breaker,
 	}
 }
 

@@ -11,10 +11,10 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tessera-dev/tessera/composer/config"
+	"github.com/tessera-dev/tessera/composer/upstream"
 	"github.com/tessera-dev/tessera/composer/zparts"
 	"github.com/tessera-dev/tessera/internal/protocol"
-
-	"github.com/tessera-dev/tessera/composer/upstream"
 )
 
 // wholePage is the stream decision: a page is sent whole (one write,
@@ -22,11 +22,11 @@ import (
 // still to be fetched typically answers slower than streamAbove, when the
 // head and the slots before it should not wait for it. typical holds the
 // typical answer time of each slot still to be fetched.
-func wholePage(mode streamMode, typical []time.Duration, streamAbove time.Duration) bool {
+func wholePage(mode config.StreamMode, typical []time.Duration, streamAbove time.Duration) bool {
 	switch mode {
-	case streamAlways:
+	case config.StreamAlways:
 		return false
-	case streamNever:
+	case config.StreamNever:
 		return true
 	}
 	for _, d := range typical {
@@ -45,7 +45,7 @@ func (r *pageRun) delivery(pending []*slotRun) bool {
 			typical = append(typical, r.rt.fragment(sr.ps.slot.Fragment.Name).m.typical())
 		}
 	}
-	return wholePage(r.pl.page.stream, typical, r.c.streamAbove)
+	return wholePage(r.pl.page.Stream(), typical, r.c.streamAbove)
 }
 
 // stitch is step 4: it writes the page, whole or streamed, after the
@@ -67,7 +67,7 @@ func (r *pageRun) stitch(rc *fasthttp.RequestCtx, whole bool) {
 		rc.Response.Header.Set(fasthttp.HeaderContentEncoding, enc.String())
 	}
 	if !whole {
-		arrival := !r.rt.site.isCrawler(rc.UserAgent())
+		arrival := !r.rt.site.IsCrawler(rc.UserAgent())
 		rc.SetBodyStreamWriter(func(w *bufio.Writer) { r.stream(w, enc, arrival) })
 		return
 	}
@@ -154,7 +154,7 @@ func (r *pageRun) writeWhole(rc *fasthttp.RequestCtx, enc zparts.Encoding) {
 		case part.slot == nil:
 			out.static(part.static, part.block)
 		default:
-			r.writeSlot(out, r.top[part.slot.index])
+			r.writeSlot(out, r.top[part.slot.Index()])
 		}
 	}
 	if r.rt.site.Debug {
@@ -193,10 +193,10 @@ func (r *pageRun) stream(w *bufio.Writer, enc zparts.Encoding, arrival bool) {
 			out.static(part.static, part.block)
 			continue
 		}
-		sr := r.top[part.slot.index]
+		sr := r.top[part.slot.Index()]
 		if !isDone(sr) {
-			if arrival && page.byArrival(part.slot) {
-				out.piece(appendPlaceholder(out.scratch(), part.slot.index, part.slot))
+			if arrival && page.ByArrival(part.slot) {
+				out.piece(appendPlaceholder(out.scratch(), part.slot.Index(), part.slot))
 				late = append(late, sr)
 				continue
 			}
@@ -232,7 +232,7 @@ func (r *pageRun) patch(out *pageOut, late []*slotRun) bool {
 				continue
 			}
 			out.raw(r.assetTags(out.scratch(), sr, protocol.Stylesheet))
-			out.piece(appendPatchOpen(out.scratch(), sr.ps.slot.index))
+			out.piece(appendPatchOpen(out.scratch(), sr.ps.slot.Index()))
 			out.slot(&sr.res)
 			out.piece(appendPatchClose(out.scratch(), r.nonce))
 			out.raw(r.assetTags(out.scratch(), sr, protocol.Script))
@@ -373,7 +373,7 @@ func (o *pageOut) close() {
 // compressParts compresses a page's static parts once, when its config is
 // loaded; the last one also in two, around where an out-of-order page's
 // patches go.
-func (p *Page) compressParts() {
+func (p *page) compressParts() {
 	p.cutHead()
 	last := -1
 	for i := range p.parts {

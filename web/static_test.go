@@ -12,7 +12,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/web"
 )
 
@@ -144,7 +144,7 @@ func TestFallbacksAreStyledBySite(t *testing.T) {
 			Fallbacks map[string]string `yaml:"fallbacks"`
 		} `yaml:"fragments"`
 	}
-	if err := yaml.Unmarshal(composer.DefaultConfig, &cfg); err != nil {
+	if err := yaml.Unmarshal(config.Default, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	b, err := fs.ReadFile(web.Static, "css/site.css")

@@ -19,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/settings"
 )
 
@@ -42,7 +43,7 @@ type Settings interface {
 // config in force, the run-time tuning and each fragment's counts. It must
 // be safe for concurrent use; *composer.Composer is one.
 type Composer interface {
-	Site() *composer.Site
+	Site() *config.Site
 	Tuning() *composer.Tuning
 	Stats(name string) composer.FragmentStats
 }

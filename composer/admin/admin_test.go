@@ -18,6 +18,7 @@ import (
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/admin"
 	"github.com/tessera-dev/tessera/composer/composertest"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
 	"github.com/tessera-dev/tessera/composer/settings"
@@ -56,7 +57,7 @@ func newFragments(t *testing.T) *fragments {
 	}
 }
 
-func (fs *fragments) site(t *testing.T) *composer.Site {
+func (fs *fragments) site(t *testing.T) *config.Site {
 	t.Helper()
 	src := fmt.Sprintf(`inputs:
   city: {query: city, default: london}
@@ -97,14 +98,14 @@ type server struct {
 	http  *http.Client
 }
 
-func startServer(t *testing.T, site *composer.Site, store *settings.Store, tok string) *server {
+func startServer(t *testing.T, site *config.Site, store *settings.Store, tok string) *server {
 	t.Helper()
 	return startServerWith(t, site, admin.Options{Settings: store, Token: tok})
 }
 
 // startServerWith is startServer with more options; o.Settings must be a
 // *settings.Store.
-func startServerWith(t *testing.T, site *composer.Site, o admin.Options) *server {
+func startServerWith(t *testing.T, site *config.Site, o admin.Options) *server {
 	t.Helper()
 	store := o.Settings.(*settings.Store)
 	cache, err := memcache.New(0)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/settings"
 )
 
@@ -63,7 +64,7 @@ func FragmentByName(c Composer, name string) (Fragment, bool) {
 	return row(c, site, c.Tuning(), f), true
 }
 
-func row(c Composer, site *composer.Site, tun *composer.Tuning, f *composer.Fragment) Fragment {
+func row(c Composer, site *config.Site, tun *composer.Tuning, f *config.Fragment) Fragment {
 	o := tun.Overrides[f.Name]
 	st := c.Stats(f.Name)
 	r := Fragment{
@@ -97,7 +98,7 @@ func effective(override *time.Duration, configured time.Duration, set bool) (str
 	return "", SourceFragment
 }
 
-func pagesUsing(site *composer.Site, name string) []string {
+func pagesUsing(site *config.Site, name string) []string {
 	pages := []string{}
 	for path, p := range site.Pages {
 		for _, s := range p.Slots() {

@@ -15,14 +15,14 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/settings"
 )
 
 // SessionCookie is the name of the cookie that lets a browser use the
 // operator pages and the API after it presented the admin token once. The
 // composer never forwards it to a fragment.
-const SessionCookie = composer.SessionCookie
+const SessionCookie = config.SessionCookie
 
 // CSRFHeader carries the session's CSRF token on every write made with the
 // session cookie.

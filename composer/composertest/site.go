@@ -6,14 +6,14 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 )
 
 // Site compiles a composer config for a test: the layouts (file name →
 // HTML) are written to a temporary directory the config's layout paths are
 // read from, and every secret_env variable NAME reads "env-secret-NAME".
 // It fails the test on any config error.
-func Site(t testing.TB, yaml string, layouts map[string]string) *composer.Site {
+func Site(t testing.TB, yaml string, layouts map[string]string) *config.Site {
 	t.Helper()
 	dir := t.TempDir()
 	names := make([]string, 0, len(layouts))
@@ -26,7 +26,7 @@ func Site(t testing.TB, yaml string, layouts map[string]string) *composer.Site {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := composer.ParseConfig("test.yaml", []byte(yaml))
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("parse: %v\n%s", err, yaml)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/admin"
 	"github.com/tessera-dev/tessera/composer/composertest"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/dashboard"
 	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
@@ -45,7 +46,7 @@ func TestMain(m *testing.M) {
 const token = "s3cret-admin-token"
 
 // site builds a site of three fake fragments on two pages.
-func site(t *testing.T) *composer.Site {
+func site(t *testing.T) *config.Site {
 	t.Helper()
 	h := composertest.NewFragment(t, "headlines", `<section data-fragment="headlines">H</section>`)
 	w := composertest.NewFragment(t, "weather", `<section data-fragment="weather">W</section>`)

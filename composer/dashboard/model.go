@@ -10,6 +10,7 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/admin"
+	"github.com/tessera-dev/tessera/composer/config"
 )
 
 // What makes a fragment stand out.
@@ -272,7 +273,7 @@ func versions(m map[string]uint64) []Version {
 
 // pages lists the site's pages by path with their slots in order; a page's
 // status is its worst slot's.
-func pages(site *composer.Site, status map[string]string) []Page {
+func pages(site *config.Site, status map[string]string) []Page {
 	ps := make([]Page, 0, len(site.Pages))
 	for path, p := range site.Pages {
 		pg := Page{Path: path, Title: p.Title, Layout: layoutOf(p), Status: StatusIdle}
@@ -289,7 +290,7 @@ func pages(site *composer.Site, status map[string]string) []Page {
 }
 
 // layoutOf names a page's layout when the composer says it.
-func layoutOf(p *composer.Page) string {
+func layoutOf(p *config.Page) string {
 	if l, ok := any(p).(interface{ LayoutName() string }); ok {
 		return l.LayoutName()
 	}

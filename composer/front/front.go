@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 )
 
 // Composer is what the front serves pages and assets from.
@@ -29,7 +30,7 @@ type Composer interface {
 	// ServeAsset serves a fragment's asset under composer.AssetPrefix.
 	ServeAsset(rc *fasthttp.RequestCtx)
 	// Site is the configuration in force.
-	Site() *composer.Site
+	Site() *config.Site
 }
 
 // Options configure the composer's HTTP front.

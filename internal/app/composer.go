@@ -21,6 +21,7 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/admin"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/dashboard"
 	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
@@ -84,7 +85,7 @@ type Composer struct {
 }
 
 // LoadSite reads, checks and compiles a composer config.
-func LoadSite(o ComposerOptions) (*composer.Config, *composer.Site, error) {
+func LoadSite(o ComposerOptions) (*config.Config, *config.Site, error) {
 	env := o.Env
 	if env == nil {
 		env = os.Getenv
@@ -98,9 +99,9 @@ func LoadSite(o ComposerOptions) (*composer.Config, *composer.Site, error) {
 		file, src, dir = o.ConfigPath, b, filepath.Dir(o.ConfigPath)
 	}
 	if src == nil {
-		src = composer.DefaultConfig
+		src = config.Default
 	}
-	cfg, err := composer.ParseConfig(file, src)
+	cfg, err := config.Parse(file, src)
 	if err != nil {
 		return nil, nil, err
 	}

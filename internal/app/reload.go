@@ -10,7 +10,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 )
 
 // reloadDebounce collapses the burst of events an editor's save makes.
@@ -21,7 +21,7 @@ const reloadDebounce = 150 * time.Millisecond
 // next request; an invalid one is logged with every reason and the one in
 // force stays. The returned wait blocks until the watcher has stopped,
 // after ctx is done.
-func watchConfig(ctx context.Context, o ComposerOptions, apply func(*composer.Site), log *slog.Logger) (wait func(), err error) {
+func watchConfig(ctx context.Context, o ComposerOptions, apply func(*config.Site), log *slog.Logger) (wait func(), err error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 )
 
 // SiteOptions configure the whole site in one process: the built-in
@@ -56,7 +56,7 @@ func StartSite(o SiteOptions) (*Site, error) {
 	}
 	o.Composer.Env = func(k string) string {
 		for name := range frags.Addrs {
-			if k == composer.FragmentURLEnv(name) {
+			if k == config.FragmentURLEnv(name) {
 				if v := env(k); v != "" {
 					return v
 				}

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 )
 
 func (e *env) check(args []string) error {
@@ -36,16 +36,16 @@ func (e *env) checkFile(file string) error {
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
-	cfg, err := composer.ParseConfig(file, src)
+	cfg, err := config.Parse(file, src)
 	if err == nil {
 		cfg.ApplyEnv(e.getenv)
-		var site *composer.Site
+		var site *config.Site
 		if site, err = cfg.Compile(file, src, filepath.Dir(file), e.getenv); err == nil {
 			_, err = fmt.Fprintf(e.stdout, "%s: ok (%d fragments, %d pages)\n", file, len(site.Fragments), len(site.Pages))
 			return err
 		}
 	}
-	var problems composer.ConfigErrors
+	var problems config.Errors
 	if !errors.As(err, &problems) {
 		return fmt.Errorf("check %s: %w", file, err)
 	}
@@ -67,6 +67,6 @@ and validate with "tessera check tessera.yaml".`, 0, 0)
 	if pos == nil {
 		return err
 	}
-	_, err = e.stdout.Write(composer.DefaultConfig)
+	_, err = e.stdout.Write(config.Default)
 	return err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/admin"
 	"github.com/tessera-dev/tessera/composer/composertest"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/front"
 	"github.com/tessera-dev/tessera/composer/memcache"
 	"github.com/tessera-dev/tessera/composer/settings"
@@ -59,7 +60,7 @@ fragments:
 pages:
   - {path: /, layout: page.html}
 `, h.URL, w.URL)
-	cfg, err := composer.ParseConfig("test.yaml", []byte(src))
+	cfg, err := config.Parse("test.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestCheck(t *testing.T) {
 		}
 		return p
 	}
-	good := write("tessera.yaml", string(composer.DefaultConfig))
+	good := write("tessera.yaml", string(config.Default))
 	secrets := envOf("TESSERA_WEATHER_TOKEN", "t", "TESSERA_SHOWS_SECRET", "s")
 
 	out, _, err := run(t, secrets, "check", good)
@@ -292,7 +293,7 @@ func TestCheck(t *testing.T) {
 		t.Errorf("check without a secret: %v\n%s", err, out)
 	}
 
-	bad := strings.Replace(string(composer.DefaultConfig), "ttl: 60s", "ttl: 60s\n    timeout: 3 seconds", 1)
+	bad := strings.Replace(string(config.Default), "ttl: 60s", "ttl: 60s\n    timeout: 3 seconds", 1)
 	bad = strings.Replace(bad, "ttl: 30s", "ttl: 30 s", 1)
 	badFile := write("bad.yaml", bad)
 	lineOf := func(sub string) int {
@@ -316,7 +317,7 @@ func TestCheck(t *testing.T) {
 	}
 
 	// A slot naming a fragment that is not declared at all is reported.
-	undeclared := strings.Replace(string(composer.DefaultConfig), "  shows:\n", "  showz:\n", 1)
+	undeclared := strings.Replace(string(config.Default), "  shows:\n", "  showz:\n", 1)
 	out, _, err = run(t, secrets, "check", write("undeclared.yaml", undeclared))
 	if err == nil || !strings.Contains(out, `pages[1].layout: slot "shows" names no declared fragment`) {
 		t.Errorf("check of an undeclared fragment: %v\n%s", err, out)
@@ -336,7 +337,7 @@ func TestCheck(t *testing.T) {
 func TestConfig(t *testing.T) {
 	t.Parallel()
 	out, _, err := run(t, envOf(), "config")
-	if err != nil || out != string(composer.DefaultConfig) {
+	if err != nil || out != string(config.Default) {
 		t.Errorf("config: %v\n%s", err, out)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/composer/settings"
 	"github.com/tessera-dev/tessera/fragments/fragment"
 	"github.com/tessera-dev/tessera/internal/protocol"
@@ -37,7 +37,7 @@ func TestOneNameGrammar(t *testing.T) {
 				t.Fatalf("protocol.ValidName = %v, want %v", got, tt.ok)
 			}
 			src := fmt.Sprintf("fragments:\n  %q: {url: \"http://127.0.0.1:1/\"}\npages:\n  - {path: /, layout: home}\n", tt.name)
-			cfg, err := composer.ParseConfig("t.yaml", []byte(src))
+			cfg, err := config.Parse("t.yaml", []byte(src))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,7 +3,10 @@ package protocol
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestAppendMarkerParses(t *testing.T) {
@@ -32,6 +35,47 @@ func TestAppendMarkerParses(t *testing.T) {
 		if err != nil || len(parts) != 1 || parts[0].Marker == nil || parts[0].Marker.Name != tt.name || len(parts[0].Marker.Params) != len(tt.params) {
 			t.Fatalf("%q parsed as %+v, %v", b, parts, err)
 		}
+	}
+}
+
+func TestParseMarkers(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []Part
+		wantErr bool
+	}{
+		{name: "static only", in: "<p>x</p>", want: []Part{{Static: []byte("<p>x</p>")}}},
+		{name: "one slot", in: "a<!--@slot:news-->b", want: []Part{
+			{Static: []byte("a")}, {Marker: &Marker{Name: "news"}}, {Static: []byte("b")},
+		}},
+		{name: "params", in: "<!--@slot:shows view=grid limit=12-->", want: []Part{
+			{Marker: &Marker{Name: "shows", Params: []Param{{Key: "view", Value: "grid"}, {Key: "limit", Value: "12"}}}},
+		}},
+		{name: "ordinary comment kept", in: "<!-- hello -->", want: []Part{{Static: []byte("<!-- hello -->")}}},
+		{name: "unterminated", in: "<!--@slot:news", wantErr: true},
+		{name: "bad name", in: "<!--@slot:../etc-->", wantErr: true},
+		{name: "empty name", in: "<!--@slot:-->", wantErr: true},
+		{name: "bad param", in: "<!--@slot:a x=<b>-->", wantErr: true},
+		{name: "param without value", in: "<!--@slot:a view-->", wantErr: true},
+		{name: "overlong marker", in: "<!--@slot:a " + strings.Repeat("k=v ", 200) + "-->", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseMarkers([]byte(tt.in))
+			if tt.wantErr {
+				if !errors.Is(err, ErrBadMarker) {
+					t.Fatalf("err = %v, want ErrBadMarker", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Fatalf("-want +got\n%s", d)
+			}
+		})
 	}
 }
 

@@ -18,18 +18,18 @@ import (
 func fakeCheckout(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
-	for _, dir := range []string{"fragments/fragment", "fragments/headlines", "cmd/headlines", "cmd/tessera", "composer"} {
+	for _, dir := range []string{"fragments/fragment", "fragments/headlines", "cmd/headlines", "cmd/tessera", "composer/config"} {
 		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	files := map[string]string{
-		"go.mod":                     "module github.com/tessera-dev/tessera\n\ngo 1.26\n",
-		"fragments/fragment/doc.go":  "package fragment\n",
-		"fragments/headlines/doc.go": "package headlines\n",
-		"cmd/headlines/main.go":      "package main\n\nvar addr = fs.String(\"addr\", \":8081\", \"listen address\")\n",
-		"composer/tessera.yaml":      "listen: \":8080\"\nfragments:\n  headlines:\n    url: http://127.0.0.1:8081/\n  topbar:\n    url: 'http://127.0.0.1:8084/'\n",
-		"cmd/tessera/main.go":        "package main\n",
+		"go.mod":                       "module github.com/tessera-dev/tessera\n\ngo 1.26\n",
+		"fragments/fragment/doc.go":    "package fragment\n",
+		"fragments/headlines/doc.go":   "package headlines\n",
+		"cmd/headlines/main.go":        "package main\n\nvar addr = fs.String(\"addr\", \":8081\", \"listen address\")\n",
+		"composer/config/tessera.yaml": "listen: \":8080\"\nfragments:\n  headlines:\n    url: http://127.0.0.1:8081/\n  topbar:\n    url: 'http://127.0.0.1:8084/'\n",
+		"cmd/tessera/main.go":          "package main\n",
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(root, name), []byte(body), 0o644); err != nil {

@@ -37,7 +37,7 @@ var (
 
 // NextPort returns the port after the highest one the checkout at root
 // already uses: the default listen ports of cmd/*/main.go and the ports
-// of the built-in config (composer/tessera.yaml). It is at least 8081.
+// of the built-in config (composer/config/tessera.yaml). It is at least 8081.
 func NextPort(root string) int {
 	highest := firstPort - 1
 	scan := func(file string, re *regexp.Regexp) {
@@ -55,7 +55,7 @@ func NextPort(root string) int {
 	for _, m := range mains {
 		scan(m, cmdAddrPattern)
 	}
-	scan(filepath.Join(root, "composer", "tessera.yaml"), configPortPattern)
+	scan(filepath.Join(root, "composer", "config", "tessera.yaml"), configPortPattern)
 	return highest + 1
 }
 

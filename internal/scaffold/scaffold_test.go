@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 	"github.com/tessera-dev/tessera/internal/scaffold"
 )
 
@@ -142,7 +142,7 @@ func TestConfigSnippetCompiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			src := "fragments:\n" + res.ConfigSnippet + "pages:\n  - path: /picks\n    layout: picks.html\n"
-			cfg, err := composer.ParseConfig("tessera.yaml", []byte(src))
+			cfg, err := config.Parse("tessera.yaml", []byte(src))
 			if err != nil {
 				t.Fatalf("parse:\n%s\n%v", src, err)
 			}
@@ -163,7 +163,7 @@ func TestConfigSnippetCompiles(t *testing.T) {
 			if f.URL != "http://127.0.0.1:8085/" || f.TTL != 30*time.Second || f.Timeout != 500*time.Millisecond || !bytes.Contains(f.Fallback, []byte("Top picks")) {
 				t.Errorf("fragment %+v", f)
 			}
-			wantAuth := map[string]composer.AuthKind{"none": composer.AuthNone, "bearer": composer.AuthBearer, "hmac": composer.AuthHMAC}[auth]
+			wantAuth := map[string]config.AuthKind{"none": config.AuthNone, "bearer": config.AuthBearer, "hmac": config.AuthHMAC}[auth]
 			if f.Auth != wantAuth {
 				t.Errorf("auth %v, want %v", f.Auth, wantAuth)
 			}

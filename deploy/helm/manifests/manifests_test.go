@@ -226,12 +226,12 @@ func checkComposer(t *testing.T, objs []object, set []string) {
 		t.Errorf("TESSERA_CONFIG %q is not on a mounted volume", cfg.Value)
 	}
 	cm := find[*corev1.ConfigMap](t, objs, "ConfigMap", "rel-tessera-config")
-	builtIn, err := os.ReadFile(filepath.Join("..", "..", "..", "composer", "tessera.yaml"))
+	builtIn, err := os.ReadFile(filepath.Join("..", "..", "..", "composer", "config", "tessera.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.TrimSpace(cm.Data["tessera.yaml"]) != strings.TrimSpace(string(builtIn)) {
-		t.Error("the chart's files/tessera.yaml differs from composer/tessera.yaml: copy it again")
+		t.Error("the chart's files/tessera.yaml differs from composer/config/tessera.yaml: copy it again")
 	}
 	find[*policyv1.PodDisruptionBudget](t, objs, "PodDisruptionBudget", "rel-tessera-composer")
 	if !contains(set, "composer.autoscaling.enabled=false") {

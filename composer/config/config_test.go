@@ -1,17 +1,17 @@
-package composer_test
+package config_test
 
 import (
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/tessera-dev/tessera/composer"
+	"github.com/tessera-dev/tessera/composer/config"
 )
 
 // compileErr compiles src and returns its problems, one per line.
 func compileErr(t *testing.T, src string) string {
 	t.Helper()
-	cfg, err := composer.ParseConfig("t.yaml", []byte(src))
+	cfg, err := config.Parse("t.yaml", []byte(src))
 	if err != nil {
 		return err.Error()
 	}
@@ -54,8 +54,8 @@ func TestForwardCookiesRefusesTheSessionCookie(t *testing.T) {
 	if got := compileErr(t, src); !strings.Contains(got, want) {
 		t.Fatalf("errors lack %q; got:\n%s", want, got)
 	}
-	if composer.SessionCookie != "tessera_session" {
-		t.Fatalf("SessionCookie = %q", composer.SessionCookie)
+	if config.SessionCookie != "tessera_session" {
+		t.Fatalf("SessionCookie = %q", config.SessionCookie)
 	}
 }
 
@@ -74,13 +74,13 @@ func lineOf(t *testing.T, src, sub string) int {
 // TestConfigReportsOnlyTheRootCause: one bad field of a fragment used by
 // several slots is one problem; the slots naming it say nothing more.
 func TestConfigReportsOnlyTheRootCause(t *testing.T) {
-	src := strings.Replace(string(composer.DefaultConfig), "ttl: 60s", "ttl: 60s\n    timeout: \"3 seconds\"", 1)
+	src := strings.Replace(string(config.Default), "ttl: 60s", "ttl: 60s\n    timeout: \"3 seconds\"", 1)
 	want := fmt.Sprintf(`t.yaml:%d: fragments.weather.timeout: "3 seconds" is not a duration (use e.g. 500ms, 30s, 5m)`, lineOf(t, src, "3 seconds"))
 	if got := compileErr(t, src); got != want {
 		t.Fatalf("errors:\n%s\nwant only:\n%s", got, want)
 	}
 	// A slot naming a fragment that is not declared at all is still one.
-	src = strings.Replace(string(composer.DefaultConfig), "  shows:\n", "  showz:\n", 1)
+	src = strings.Replace(string(config.Default), "  shows:\n", "  showz:\n", 1)
 	if got := compileErr(t, src); !strings.Contains(got, `pages[1].layout: slot "shows" names no declared fragment`) {
 		t.Fatalf("an undeclared fragment's slot is not reported:\n%s", got)
 	}
@@ -99,8 +99,8 @@ func TestDefaultsErrorsReportedOnce(t *testing.T) {
 		{"max_bytes", "  timeout: 800ms", "  timeout: 800ms\n  max_bytes: -1", `defaults.max_bytes: -1 must be between 1 and 67108864`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			src := strings.Replace(string(composer.DefaultConfig), tt.from, tt.to, 1)
-			if src == string(composer.DefaultConfig) {
+			src := strings.Replace(string(config.Default), tt.from, tt.to, 1)
+			if src == string(config.Default) {
 				t.Fatalf("%q not in the config", tt.from)
 			}
 			line := lineOf(t, src, strings.TrimSpace(strings.Split(tt.to, "\n")[len(strings.Split(tt.to, "\n"))-1]))

@@ -1,9 +1,9 @@
-package composer
+package config
 
 import _ "embed"
 
-// DefaultConfig is the built-in site's configuration (tessera.yaml in this
+// Default is the built-in site's configuration (tessera.yaml in this
 // package): the three fragments on their default ports and three pages.
 //
 //go:embed tessera.yaml
-var DefaultConfig []byte
+var Default []byte

@@ -1,10 +1,11 @@
-package composer
+package config
 
 import (
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,9 +15,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 
-	"github.com/tessera-dev/tessera/internal/protocol"
-
 	"github.com/tessera-dev/tessera/composer/upstream"
+	"github.com/tessera-dev/tessera/internal/protocol"
 )
 
 // Config is the composer's declarative configuration: the fragments it can
@@ -101,9 +101,9 @@ type InputConfig struct {
 	Values []string `yaml:"values"`
 }
 
-// accepts reports whether v may be used for this input.
-func (in InputConfig) accepts(v []byte) bool {
-	if !validValue(v) {
+// Accepts reports whether v may be used for this input.
+func (in InputConfig) Accepts(v []byte) bool {
+	if !protocol.ValidValue(v) {
 		return false
 	}
 	if len(in.Values) == 0 {
@@ -213,20 +213,22 @@ type PageConfig struct {
 const (
 	DefaultTimeout  = 1 * time.Second
 	DefaultMaxBytes = 1 << 20
-	maxTimeout      = 60 * time.Second
-	maxWindow       = 7 * 24 * time.Hour
+	// MaxTimeout is the longest a fragment's timeout may be.
+	MaxTimeout = 60 * time.Second
+	// MaxWindow is the longest a ttl, swr or sie may be.
+	MaxWindow = 7 * 24 * time.Hour
 )
 
-// ConfigError is one problem found in a config file, with the YAML path of the
+// Error is one problem found in a config file, with the YAML path of the
 // field and, where known, its line.
-type ConfigError struct {
+type Error struct {
 	File  string
 	Line  int
 	Field string
 	Msg   string
 }
 
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	if e.File != "" {
 		b.WriteString(e.File)
@@ -247,10 +249,10 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// ConfigErrors is every problem found in one config.
-type ConfigErrors []*ConfigError
+// Errors is every problem found in one config.
+type Errors []*Error
 
-func (es ConfigErrors) Error() string {
+func (es Errors) Error() string {
 	msgs := make([]string, len(es))
 	for i, e := range es {
 		msgs[i] = e.Error()
@@ -263,36 +265,36 @@ var (
 	valuePattern = protocol.ValuePattern
 )
 
-// ParseConfig reads a YAML config. file names the source in error messages.
+// Parse reads a YAML config. file names the source in error messages.
 // Unknown fields are errors, so that a typo does not silently change nothing.
 // The returned config is not yet validated; call Compile.
-func ParseConfig(file string, data []byte) (*Config, error) {
+func Parse(file string, data []byte) (*Config, error) {
 	var cfg Config
 	if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.DisallowUnknownField(), yaml.Strict()); err != nil {
-		return nil, ConfigErrors{yamlError(file, err)}
+		return nil, Errors{yamlError(file, err)}
 	}
 	return &cfg, nil
 }
 
-func yamlError(file string, err error) *ConfigError {
+func yamlError(file string, err error) *Error {
 	var ye yaml.Error
 	if errors.As(err, &ye) {
-		ce := &ConfigError{File: file, Msg: ye.GetMessage()}
+		ce := &Error{File: file, Msg: ye.GetMessage()}
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			ce.Line = tk.Position.Line
 		}
 		return ce
 	}
-	return &ConfigError{File: file, Msg: err.Error()}
+	return &Error{File: file, Msg: err.Error()}
 }
 
-// LoadConfigFile reads and parses a config file.
-func LoadConfigFile(path string) (*Config, []byte, error) {
+// LoadFile reads and parses a config file.
+func LoadFile(path string) (*Config, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := ParseConfig(path, data)
+	cfg, err := Parse(path, data)
 	return cfg, data, err
 }
 
@@ -346,11 +348,11 @@ func (lf lineFinder) line(path string) int {
 
 type validator struct {
 	lf   lineFinder
-	errs ConfigErrors
+	errs Errors
 }
 
 func (v *validator) addf(path, format string, args ...any) {
-	v.errs = append(v.errs, &ConfigError{File: v.lf.file, Line: v.lf.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &Error{File: v.lf.file, Line: v.lf.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // addOnce adds a problem unless the same field already has one: a field of
@@ -395,7 +397,6 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 	v := &validator{lf: lineFinder{file: file, src: src}}
 	site := &Site{
 		Debug:     c.Debug,
-		Inputs:    make(map[string]InputConfig, len(c.Inputs)),
 		Fragments: make(map[string]*Fragment, len(c.Fragments)),
 		Pages:     make(map[string]*Page, len(c.Pages)),
 		crawlers:  compileCrawlers(c.Crawlers),
@@ -403,11 +404,11 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 	site.NearCache = v.duration("near_cache", c.NearCache, time.Second, time.Minute, true)
 	switch c.EarlyHints {
 	case "", "auto":
-		site.EarlyHints = hintsDirect
+		site.EarlyHints = HintsDirect
 	case "always":
-		site.EarlyHints = hintsAlways
+		site.EarlyHints = HintsAlways
 	case "never":
-		site.EarlyHints = hintsNever
+		site.EarlyHints = HintsNever
 	default:
 		v.addf("early_hints", "%q is not one of auto, always, never", c.EarlyHints)
 	}
@@ -423,49 +424,10 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 			v.addf(fmt.Sprintf("admin.hosts[%d]", i), "%q is not a host name (use e.g. tessera.example.com or tessera.example.com:8080)", h)
 		}
 	}
-	// Page path parameters ({story} in /news/{story}) are inputs too.
-	pathParams := map[string]bool{}
-	for _, pc := range c.Pages {
-		if _, params, err := parsePath(pc.Path); err == nil {
-			for _, name := range params {
-				pathParams[name] = true
-			}
-		}
-	}
-	inputNames := sortedKeys(c.Inputs)
-	for _, name := range inputNames {
-		in := c.Inputs[name]
-		path := "inputs." + name
-		if !namePattern.MatchString(name) {
-			v.addf(path, "input name %q must match %s", name, namePattern)
-		}
-		if in.Query == "" && in.Cookie == "" && in.Default == "" && !pathParams[name] {
-			v.addf(path, "needs at least one of query, cookie or default")
-		}
-		if in.Default != "" && !valuePattern.MatchString(in.Default) {
-			v.addf(path+".default", "%q must match %s", in.Default, valuePattern)
-		}
-		for i, val := range in.Values {
-			if !valuePattern.MatchString(val) {
-				v.addf(fmt.Sprintf("%s.values[%d]", path, i), "%q must match %s", val, valuePattern)
-			}
-		}
-		if in.Default != "" && len(in.Values) > 0 && !in.accepts([]byte(in.Default)) {
-			v.addf(path+".default", "%q is not one of the values", in.Default)
-		}
-		site.Inputs[name] = in
-	}
+	var inputs map[string]InputConfig
+	site.Inputs, inputs = v.inputs(c)
 	if len(c.Fragments) == 0 {
 		v.addf("fragments", "at least one fragment is required")
-	}
-	inputs := make(map[string]InputConfig, len(c.Inputs)+len(pathParams))
-	for k, in := range c.Inputs {
-		inputs[k] = in
-	}
-	for name := range pathParams {
-		if _, ok := inputs[name]; !ok {
-			inputs[name] = InputConfig{}
-		}
 	}
 	for _, name := range sortedKeys(c.Fragments) {
 		f := v.fragment(name, c.Fragments[name], c.Defaults, inputs, env)
@@ -485,72 +447,134 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 		v.addf("pages", "at least one page is required")
 	}
 	for i, pc := range c.Pages {
-		path := fmt.Sprintf("pages[%d]", i)
-		if pc.Path == "" || pc.Path[0] != '/' || strings.ContainsAny(pc.Path, "?# ") {
-			v.addf(path+".path", "%q must be an absolute path without query", pc.Path)
-			continue
-		}
-		segs, params, err := parsePath(pc.Path)
-		if err != nil {
-			v.addf(path+".path", "%v", err)
-			continue
-		}
-		if _, dup := site.Pages[pc.Path]; dup {
-			v.addf(path+".path", "%q is declared twice", pc.Path)
-			continue
-		}
-		if pc.Layout == "" {
-			v.addf(path+".layout", "a layout is required")
-			continue
-		}
-		html, err := renderLayout(pc, dir)
-		if err != nil {
-			v.addf(path+".layout", "%v", err)
-			continue
-		}
-		p, err := compilePage(pc, html, site.Fragments)
-		if unknown := (*unknownSlotError)(nil); errors.As(err, &unknown) {
-			if _, declared := c.Fragments[unknown.name]; declared {
-				// The fragment is declared but was refused: its own
-				// problem is the root cause, reported already.
-				continue
+		if p := v.page(fmt.Sprintf("pages[%d]", i), pc, c, site, dir); p != nil {
+			if len(p.segments) > 0 {
+				site.patterns = append(site.patterns, p)
 			}
+			site.Pages[pc.Path] = p
 		}
-		if err != nil {
-			v.addf(path+".layout", "%v", err)
-			continue
-		}
-		if len(params) > 0 {
-			for i := range segs {
-				if segs[i].param != "" {
-					segs[i].values = c.Inputs[segs[i].param].Values
-				}
-			}
-			p.segments = segs
-			site.patterns = append(site.patterns, p)
-		}
-		switch pc.Stream {
-		case "", "auto":
-		case "always":
-			p.stream = streamAlways
-		case "never":
-			p.stream = streamNever
-		default:
-			v.addf(path+".stream", "%q is not one of auto, always, never", pc.Stream)
-			continue
-		}
-		if err := configureOrder(p, pc.Order); err != nil {
-			v.addf(path+".order", "%v", err)
-			continue
-		}
-		p.compileContract(site)
-		site.Pages[pc.Path] = p
 	}
 	if len(v.errs) > 0 {
 		sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
 		return nil, v.errs
 	}
 	return site, nil
+}
+
+// pathParams are the names of the pages' path parameters ({story} in
+// /news/{story}).
+func pathParams(pages []PageConfig) map[string]bool {
+	names := map[string]bool{}
+	for _, pc := range pages {
+		if _, params, err := parsePath(pc.Path); err == nil {
+			for _, name := range params {
+				names[name] = true
+			}
+		}
+	}
+	return names
+}
+
+// inputs checks the declared inputs. It returns them, and the inputs a
+// fragment may vary by: those and the pages' path parameters.
+func (v *validator) inputs(c *Config) (declared, all map[string]InputConfig) {
+	params := pathParams(c.Pages)
+	declared = make(map[string]InputConfig, len(c.Inputs))
+	for _, name := range sortedKeys(c.Inputs) {
+		in := c.Inputs[name]
+		path := "inputs." + name
+		if !namePattern.MatchString(name) {
+			v.addf(path, "input name %q must match %s", name, namePattern)
+		}
+		if in.Query == "" && in.Cookie == "" && in.Default == "" && !params[name] {
+			v.addf(path, "needs at least one of query, cookie or default")
+		}
+		if in.Default != "" && !valuePattern.MatchString(in.Default) {
+			v.addf(path+".default", "%q must match %s", in.Default, valuePattern)
+		}
+		for i, val := range in.Values {
+			if !valuePattern.MatchString(val) {
+				v.addf(fmt.Sprintf("%s.values[%d]", path, i), "%q must match %s", val, valuePattern)
+			}
+		}
+		if in.Default != "" && len(in.Values) > 0 && !in.Accepts([]byte(in.Default)) {
+			v.addf(path+".default", "%q is not one of the values", in.Default)
+		}
+		declared[name] = in
+	}
+	all = make(map[string]InputConfig, len(c.Inputs)+len(params))
+	for k, in := range c.Inputs {
+		all[k] = in
+	}
+	for name := range params {
+		if _, ok := all[name]; !ok {
+			all[name] = InputConfig{}
+		}
+	}
+	return declared, all
+}
+
+// page checks and compiles one page at path (pages[i]); nil when it has a
+// problem, which is reported.
+func (v *validator) page(path string, pc PageConfig, c *Config, site *Site, dir string) *Page {
+	if pc.Path == "" || pc.Path[0] != '/' || strings.ContainsAny(pc.Path, "?# ") {
+		v.addf(path+".path", "%q must be an absolute path without query", pc.Path)
+		return nil
+	}
+	segs, params, err := parsePath(pc.Path)
+	if err != nil {
+		v.addf(path+".path", "%v", err)
+		return nil
+	}
+	if _, dup := site.Pages[pc.Path]; dup {
+		v.addf(path+".path", "%q is declared twice", pc.Path)
+		return nil
+	}
+	if pc.Layout == "" {
+		v.addf(path+".layout", "a layout is required")
+		return nil
+	}
+	html, err := renderLayout(pc, dir)
+	if err != nil {
+		v.addf(path+".layout", "%v", err)
+		return nil
+	}
+	p, err := compilePage(pc, html, site.Fragments)
+	if unknown := (*unknownSlotError)(nil); errors.As(err, &unknown) {
+		if _, declared := c.Fragments[unknown.name]; declared {
+			// The fragment is declared but was refused: its own
+			// problem is the root cause, reported already.
+			return nil
+		}
+	}
+	if err != nil {
+		v.addf(path+".layout", "%v", err)
+		return nil
+	}
+	if len(params) > 0 {
+		for i := range segs {
+			if segs[i].param != "" {
+				segs[i].values = c.Inputs[segs[i].param].Values
+			}
+		}
+		p.segments = segs
+	}
+	switch pc.Stream {
+	case "", "auto":
+	case "always":
+		p.stream = StreamAlways
+	case "never":
+		p.stream = StreamNever
+	default:
+		v.addf(path+".stream", "%q is not one of auto, always, never", pc.Stream)
+		return nil
+	}
+	if err := configureOrder(p, pc.Order); err != nil {
+		v.addf(path+".order", "%v", err)
+		return nil
+	}
+	p.compileContract(site)
+	return p
 }
 
 // redirectHosts checks redirect_hosts and returns them lowercased.
@@ -641,11 +665,11 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		}
 		return v.duration("defaults."+field, def, fallback, max, allowZero)
 	}
-	f.TTL = d("ttl", fc.TTL, def.TTL, 0, maxWindow, true)
+	f.TTL = d("ttl", fc.TTL, def.TTL, 0, MaxWindow, true)
 	f.TTLSet = fc.TTL != "" || def.TTL != ""
-	f.SWR = d("swr", fc.SWR, def.SWR, 0, maxWindow, true)
-	f.SIE = d("sie", fc.SIE, def.SIE, 0, maxWindow, true)
-	f.Timeout = d("timeout", fc.Timeout, def.Timeout, DefaultTimeout, maxTimeout, false)
+	f.SWR = d("swr", fc.SWR, def.SWR, 0, MaxWindow, true)
+	f.SIE = d("sie", fc.SIE, def.SIE, 0, MaxWindow, true)
+	f.Timeout = d("timeout", fc.Timeout, def.Timeout, DefaultTimeout, MaxTimeout, false)
 	if fc.Primary != nil {
 		f.Primary = *fc.Primary
 	} else if def.Primary != nil {
@@ -685,7 +709,7 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 			v.addf(path+".fallbacks."+view, "%q is not a view name (use the value of the slots' view parameter, e.g. mini)", view)
 			continue
 		}
-		if vals, ok := fc.Params["view"]; ok && len(vals) > 0 && !containsString(vals, view) {
+		if vals, ok := fc.Params["view"]; ok && len(vals) > 0 && !slices.Contains(vals, view) {
 			v.addf(path+".fallbacks."+view, "%q is not one of the views params.view lists (%s)", view, strings.Join(vals, ", "))
 			continue
 		}
@@ -696,7 +720,7 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 	}
 	f.Nest = append([]string(nil), fc.Nest...)
 	for _, k := range sortedKeys(fc.Params) {
-		if !valuePattern.MatchString(k) || k == "primary" || containsString(fc.Vary, k) {
+		if !valuePattern.MatchString(k) || k == "primary" || slices.Contains(fc.Vary, k) {
 			v.addf(path+".params."+k, "%q cannot be a slot parameter (a name like view; not primary or a vary input)", k)
 			continue
 		}
@@ -793,6 +817,11 @@ func (v *validator) breaker(path string, own, def BreakerConfig) upstream.Breake
 	return b
 }
 
+// DefaultMaxKeys is how many distinct cache keys a fragment that varies by
+// an input without an allowlist may store per window, unless its config
+// says otherwise.
+const DefaultMaxKeys = 1000
+
 // maxKeys is a fragment's key bound: 0 when every input it varies by has
 // an allowlist, else its max_keys, the default's, or DefaultMaxKeys.
 func (v *validator) maxKeys(path string, own, def int, vary []string, inputs map[string]InputConfig) int {
@@ -818,6 +847,14 @@ func (v *validator) maxKeys(path string, own, def int, vary []string, inputs map
 // SessionCookie is the composer's own admin session cookie: it is never
 // forwarded to a fragment, whatever the config says.
 const SessionCookie = "tessera_session"
+
+// RefusedHeader reports whether h is a request header forward_headers may
+// not name: the pipeline never forwards one, even from a Site built
+// without the config's checks.
+func RefusedHeader(h string) bool {
+	_, refused := refusedHeaders[strings.ToLower(h)]
+	return refused
+}
 
 // refusedHeaders are the request headers forward_headers may not name,
 // with what to use instead: credentials, cookies and hop-by-hop headers
@@ -877,7 +914,7 @@ func (v *validator) forwardCookies(path string, own, def []string) []string {
 				v.addOnce(field, "%q is not a cookie name", c)
 			case c == SessionCookie:
 				v.addOnce(field, "%q is the composer's own admin session and is never forwarded", c)
-			case !containsString(out, c):
+			case !slices.Contains(out, c):
 				out = append(out, c)
 			}
 		}

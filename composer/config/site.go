@@ -1,13 +1,12 @@
-package composer
+package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
-
-	"github.com/tessera-dev/tessera/composer/zparts"
 
 	"github.com/tessera-dev/tessera/composer/upstream"
 )
@@ -32,15 +31,15 @@ type Site struct {
 	crawlers [][]byte
 	// EarlyHints is when a page starts with 103 Early Hints naming the
 	// assets its fragments declared last time.
-	EarlyHints earlyHints
+	EarlyHints EarlyHints
 	// CSP is the pages' Content-Security-Policy ("" for none); each page
 	// puts a nonce of its own for {nonce}.
 	CSP string
 }
 
-// route finds the page for a request path, and the values of its {name}
+// Route finds the page for a request path, and the values of its {name}
 // segments. A segment value must be a valid input value.
-func (s *Site) route(path string) (*Page, map[string]string) {
+func (s *Site) Route(path string) (*Page, map[string]string) {
 	if p, ok := s.Pages[path]; ok && len(p.segments) == 0 {
 		return p, nil
 	}
@@ -72,7 +71,7 @@ func (p *Page) match(path string) (map[string]string, bool) {
 			}
 			continue
 		}
-		if !valuePattern.MatchString(part) || len(seg.values) > 0 && !containsString(seg.values, part) {
+		if !valuePattern.MatchString(part) || len(seg.values) > 0 && !slices.Contains(seg.values, part) {
 			return nil, false
 		}
 		if params == nil {
@@ -144,7 +143,9 @@ type Fragment struct {
 	ForwardHeaders []string
 	ForwardCookies []string
 	Auth           AuthKind
-	secret         string
+	// secret is the credential of Auth, read from the environment; only
+	// Secret gives it, so that nothing marshals it by accident.
+	secret string
 	// Breaker tunes its circuit breaker.
 	Breaker upstream.BreakerSettings
 	// MaxKeys bounds the distinct cache keys it stores per window when
@@ -173,14 +174,26 @@ type Fragment struct {
 	redirectHosts []string
 }
 
-// allowsParam reports whether a slot may place f with k=v.
-func (f *Fragment) allowsParam(k, v string) bool {
+// Secret is the credential the composer authenticates to f with ("" for
+// AuthNone). It must never reach a log, a metric, a page or the admin API.
+func (f *Fragment) Secret() string { return f.secret }
+
+// Origin is the fragment service's scheme://host, where its assets are
+// fetched.
+func (f *Fragment) Origin() string { return f.origin }
+
+// RedirectHosts are the hosts besides the site a primary of f may
+// redirect the page to.
+func (f *Fragment) RedirectHosts() []string { return f.redirectHosts }
+
+// AllowsParam reports whether a slot may place f with k=v.
+func (f *Fragment) AllowsParam(k, v string) bool {
 	vals, ok := f.Params[k]
-	return ok && (len(vals) == 0 || containsString(vals, v))
+	return ok && (len(vals) == 0 || slices.Contains(vals, v))
 }
 
-// acceptsVersion reports whether an answer of version v may be used.
-func (f *Fragment) acceptsVersion(v string) bool {
+// AcceptsVersion reports whether an answer of version v may be used.
+func (f *Fragment) AcceptsVersion(v string) bool {
 	if f.versionRange == nil {
 		return true
 	}
@@ -193,20 +206,12 @@ type Page struct {
 	layout     string
 	Path       string
 	Title      string
-	parts      []pagePart
+	parts      []Part
 	slots      []*Slot
 	hasPrimary bool
-	stream     streamMode
+	stream     StreamMode
 	// order is the page's default delivery of its slots when it streams.
-	order order
-	// tailCut is where an out-of-order page's patches go in its last
-	// static part (before </body>), and tail that part's two sides
-	// compressed.
-	tailCut int
-	tail    [2]*zparts.Block
-	// head is where the first static part is cut to take what the
-	// primary and the slots' stylesheets add to the head.
-	head headCuts
+	order Order
 	// fragments are the fragments the page may hold, nested ones
 	// included; vary is its Vary header.
 	fragments []string
@@ -215,14 +220,15 @@ type Page struct {
 	segments []segment
 }
 
-// streamMode says whether a page streams: auto streams when an outstanding
+// StreamMode says whether a page streams: auto streams when an outstanding
 // fragment is typically slow; always and never force it.
-type streamMode int
+type StreamMode int
 
+// The stream settings.
 const (
-	streamAuto streamMode = iota
-	streamAlways
-	streamNever
+	StreamAuto StreamMode = iota
+	StreamAlways
+	StreamNever
 )
 
 // LayoutName is the layout the page was built from (a built-in name or
@@ -232,6 +238,23 @@ func (p *Page) LayoutName() string { return p.layout }
 // Slots lists the page's slots in document order.
 func (p *Page) Slots() []*Slot { return p.slots }
 
+// Parts is the page's layout: static HTML and slots, in document order.
+func (p *Page) Parts() []Part { return p.parts }
+
+// HasPrimary reports whether a slot of the page is primary.
+func (p *Page) HasPrimary() bool { return p.hasPrimary }
+
+// Stream is the page's stream setting.
+func (p *Page) Stream() StreamMode { return p.stream }
+
+// Fragments are the fragments the page may hold: its slots' and those
+// they may nest.
+func (p *Page) Fragments() []string { return p.fragments }
+
+// Vary is the page's Vary header: Accept-Encoding and the request values
+// its fragments read.
+func (p *Page) Vary() string { return p.vary }
+
 // Slot is one place in a page where a fragment goes.
 type Slot struct {
 	Fragment *Fragment
@@ -239,12 +262,10 @@ type Slot struct {
 	// params is the slot's own query (from the marker), already encoded.
 	params string
 	index  int
-	// chain is the slot's path of fragment names when it is a page's own.
-	chain []string
 	// order and reserve come from the marker's order= and reserve=:
 	// how the slot is delivered on a streamed page, and the min-height
 	// its placeholder keeps.
-	order   order
+	order   Order
 	reserve string
 	// fallback is what the slot shows when the fragment cannot be
 	// served and has no stale copy: the fallback for its view, else the
@@ -252,9 +273,23 @@ type Slot struct {
 	fallback []byte
 }
 
-type pagePart struct {
-	static []byte
-	slot   *Slot
-	// block is static compressed once, when the config is loaded.
-	block *zparts.Block
+// Params is the slot's own query from its marker, already encoded.
+func (s *Slot) Params() string { return s.params }
+
+// Index is the slot's place among its page's slots (0 for a nested one).
+func (s *Slot) Index() int { return s.index }
+
+// Reserve is the min-height (a CSS length) the slot's placeholder keeps
+// on a page delivered out of order ("" for none).
+func (s *Slot) Reserve() string { return s.reserve }
+
+// Fallback is what the slot shows when its fragment cannot be served and
+// has no stale copy: the fallback for its view, else the fragment's (nil
+// for the empty placeholder).
+func (s *Slot) Fallback() []byte { return s.fallback }
+
+// Part is a piece of a page's layout: static HTML, or a slot.
+type Part struct {
+	Static []byte
+	Slot   *Slot
 }

@@ -1,4 +1,4 @@
-package composer
+package config
 
 import (
 	"bytes"
@@ -7,26 +7,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tessera-dev/tessera/internal/protocol"
 	"github.com/tessera-dev/tessera/templates"
 )
-
-// Marker, Param and Part are the slot-marker format, shared with fragment
-// services through package protocol.
-type (
-	Marker = protocol.Marker
-	Param  = protocol.Param
-	Part   = protocol.Part
-)
-
-// ErrBadMarker reports a slot marker that cannot be parsed.
-var ErrBadMarker = protocol.ErrBadMarker
-
-// ParseLayout splits HTML into static parts and slot markers; a malformed
-// marker is an error.
-func ParseLayout(html []byte) ([]Part, error) { return protocol.ParseMarkers(html) }
 
 // renderLayout produces a page's layout HTML: a built-in templ layout by
 // name, or an HTML file read relative to dir.
@@ -54,14 +40,14 @@ func renderLayout(pc PageConfig, dir string) ([]byte, error) {
 
 // compilePage parses a layout and binds its markers to fragments.
 func compilePage(pc PageConfig, html []byte, frags map[string]*Fragment) (*Page, error) {
-	parts, err := ParseLayout(html)
+	parts, err := protocol.ParseMarkers(html)
 	if err != nil {
 		return nil, err
 	}
 	p := &Page{Path: pc.Path, Title: pc.Title, layout: pc.Layout}
 	for _, part := range parts {
 		if part.Marker == nil {
-			p.parts = append(p.parts, pagePart{static: part.Static})
+			p.parts = append(p.parts, Part{Static: part.Static})
 			continue
 		}
 		s, err := bindSlot(part.Marker, frags)
@@ -70,7 +56,7 @@ func compilePage(pc PageConfig, html []byte, frags map[string]*Fragment) (*Page,
 		}
 		s.index = len(p.slots)
 		p.slots = append(p.slots, s)
-		p.parts = append(p.parts, pagePart{slot: s})
+		p.parts = append(p.parts, Part{Slot: s})
 		if s.Primary {
 			p.hasPrimary = true
 		}
@@ -78,18 +64,17 @@ func compilePage(pc PageConfig, html []byte, frags map[string]*Fragment) (*Page,
 	if len(p.slots) == 0 {
 		return nil, fmt.Errorf("layout %q has no <!--@slot:NAME--> markers", pc.Layout)
 	}
-	p.compressParts()
 	return p, nil
 }
 
 // bindSlot resolves a marker to its fragment. The parameter "primary" is the
 // composer's own (primary=true|false); the others go to the fragment.
-func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
+func bindSlot(m *protocol.Marker, frags map[string]*Fragment) (*Slot, error) {
 	f, ok := frags[m.Name]
 	if !ok {
 		return nil, &unknownSlotError{name: m.Name}
 	}
-	s := &Slot{Fragment: f, Primary: f.Primary, chain: []string{f.Name}}
+	s := &Slot{Fragment: f, Primary: f.Primary}
 	q := url.Values{}
 	for _, p := range m.Params {
 		if p.Key == "primary" {
@@ -102,21 +87,21 @@ func bindSlot(m *Marker, frags map[string]*Fragment) (*Slot, error) {
 			}
 			continue
 		}
-		if containsString(f.Vary, p.Key) {
+		if slices.Contains(f.Vary, p.Key) {
 			return nil, fmt.Errorf("slot %q sets %q, which is a request input of that fragment", m.Name, p.Key)
 		}
-		if f.Params != nil && !f.allowsParam(p.Key, p.Value) {
+		if f.Params != nil && !f.AllowsParam(p.Key, p.Value) {
 			return nil, fmt.Errorf("slot %q sets %s=%s, which the fragment's params do not list", m.Name, p.Key, p.Value)
 		}
 		q.Set(p.Key, p.Value)
 	}
 	s.params = q.Encode()
-	s.fallback = f.fallbackFor(q.Get("view"))
+	s.fallback = f.FallbackFor(q.Get("view"))
 	return s, nil
 }
 
-// fallbackFor is the fallback of a slot placing f with view.
-func (f *Fragment) fallbackFor(view string) []byte {
+// FallbackFor is the fallback of a slot placing f with view.
+func (f *Fragment) FallbackFor(view string) []byte {
 	if b, ok := f.Fallbacks[view]; ok && view != "" {
 		return b
 	}
@@ -132,24 +117,15 @@ func (e *unknownSlotError) Error() string {
 	return fmt.Sprintf("slot %q names no declared fragment", e.name)
 }
 
-// bindNestedSlot binds a marker found in a fragment's answer to f: every
+// BindNested binds a marker found in a fragment's answer to f: every
 // parameter must be one f's params allow, and primary is the page's alone.
-func bindNestedSlot(m *Marker, f *Fragment) (*Slot, error) {
+func BindNested(m *protocol.Marker, f *Fragment) (*Slot, error) {
 	q := url.Values{}
 	for _, p := range m.Params {
-		if !f.allowsParam(p.Key, p.Value) {
-			return nil, fmt.Errorf("%w: %s=%s is not a parameter %s allows", ErrBadMarker, p.Key, p.Value, f.Name)
+		if !f.AllowsParam(p.Key, p.Value) {
+			return nil, fmt.Errorf("%w: %s=%s is not a parameter %s allows", protocol.ErrBadMarker, p.Key, p.Value, f.Name)
 		}
 		q.Set(p.Key, p.Value)
 	}
-	return &Slot{Fragment: f, params: q.Encode(), fallback: f.fallbackFor(q.Get("view"))}, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+	return &Slot{Fragment: f, params: q.Encode(), fallback: f.FallbackFor(q.Get("view"))}, nil
 }
