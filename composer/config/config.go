@@ -720,8 +720,8 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 	}
 	f.Nest = append([]string(nil), fc.Nest...)
 	for _, k := range sortedKeys(fc.Params) {
-		if !valuePattern.MatchString(k) || k == "primary" || slices.Contains(fc.Vary, k) {
-			v.addf(path+".params."+k, "%q cannot be a slot parameter (a name like view; not primary or a vary input)", k)
+		if !valuePattern.MatchString(k) || slices.Contains(composerParams, k) || slices.Contains(fc.Vary, k) {
+			v.addf(path+".params."+k, "%q cannot be a slot parameter (a name like view; not primary, order, reserve or a vary input)", k)
 			continue
 		}
 		for i, val := range fc.Params[k] {
@@ -816,6 +816,10 @@ func (v *validator) breaker(path string, own, def BreakerConfig) upstream.Breake
 	}
 	return b
 }
+
+// composerParams are the marker parameters the composer takes for itself
+// (bindSlot): a fragment's params cannot name them.
+var composerParams = []string{"primary", "order", "reserve"}
 
 // DefaultMaxKeys is how many distinct cache keys a fragment that varies by
 // an input without an allowlist may store per window, unless its config

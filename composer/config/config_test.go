@@ -111,3 +111,16 @@ func TestDefaultsErrorsReportedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestParamsCannotNameTheComposersOwn: primary, order and reserve on a
+// marker are the composer's, so a fragment's params cannot list them (a
+// nested marker would otherwise pass them to the fragment).
+func TestParamsCannotNameTheComposersOwn(t *testing.T) {
+	for _, k := range []string{"primary", "order", "reserve"} {
+		src := "fragments:\n  a:\n    url: http://127.0.0.1:1/\n    params: {" + k + ": []}\npages:\n  - {path: /, layout: home}\n"
+		want := `t.yaml:4: fragments.a.params.` + k + `: "` + k + `" cannot be a slot parameter`
+		if got := compileErr(t, src); !strings.Contains(got, want) {
+			t.Errorf("params.%s: errors\n%s\nwant %s", k, got, want)
+		}
+	}
+}
