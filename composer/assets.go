@@ -42,11 +42,57 @@ func (a *asset) contentType() string {
 }
 
 // assetStore keeps assets in memory, up to maxAssetMemory bytes: content
-// hashed names never change, so an asset once held is never stale.
+// hashed names never change, so an asset once held is never stale. It also
+// remembers the assets whose fetch failed, for a while.
 type assetStore struct {
 	mu    sync.RWMutex
 	m     map[string]*asset
 	bytes int
+	miss  assetMisses
+}
+
+// How long, and for how many assets, a failed fetch is remembered.
+const (
+	assetMissWindow = 10 * time.Second
+	maxAssetMisses  = 1024
+)
+
+// assetMisses remembers the declared assets whose fetch failed (a 404 at
+// the service, a wrong type, a timeout) for assetMissWindow, so that the
+// requests for one in that time neither each reach the fragment service
+// nor each log a line.
+type assetMisses struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// missed reports whether key's fetch failed within the window before now.
+func (m *assetMisses) missed(key string, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return now.Before(m.until[key])
+}
+
+// note remembers that key's fetch failed at now. When maxAssetMisses are
+// remembered, the expired ones are dropped first; if none has expired,
+// key is not remembered.
+func (m *assetMisses) note(key string, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.until == nil {
+		m.until = map[string]time.Time{}
+	}
+	if _, ok := m.until[key]; !ok && len(m.until) >= maxAssetMisses {
+		for k, t := range m.until {
+			if !now.Before(t) {
+				delete(m.until, k)
+			}
+		}
+		if len(m.until) >= maxAssetMisses {
+			return
+		}
+	}
+	m.until[key] = now.Add(assetMissWindow)
 }
 
 func (s *assetStore) get(key string) *asset {
@@ -85,9 +131,6 @@ func (c *Composer) ServeAsset(rc *fasthttp.RequestCtx) {
 	}
 	a, err := c.asset(fr, p)
 	if err != nil {
-		if !errors.Is(err, errNoAsset) {
-			c.log.Warn("fragment asset unavailable", "fragment", fr.f.Name, "path", p, "err", err)
-		}
 		RenderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such asset.", "")
 		return
 	}
@@ -115,7 +158,7 @@ func (c *Composer) asset(fr *fragRuntime, path string) (*asset, error) {
 		c.assets.put(key, a)
 		return a, nil
 	}
-	if !fr.known.has(path) {
+	if !fr.known.has(path) || c.assets.miss.missed(key, c.clock.Now()) {
 		return nil, errNoAsset
 	}
 	v, err, _ := c.flight.Do(key, func() (any, error) { return c.fetchAsset(fr, path, key) })
@@ -126,11 +169,15 @@ func (c *Composer) asset(fr *fragRuntime, path string) (*asset, error) {
 }
 
 // fetchAsset fetches an asset from its fragment service, without
-// credentials, and keeps it in memory and in the cache.
+// credentials, and keeps it in memory and in the cache. A failure is
+// logged here, once for the requests sharing the fetch, and remembered
+// for assetMissWindow.
 func (c *Composer) fetchAsset(fr *fragRuntime, path, key string) (*asset, error) {
 	kind, body, err := fr.up.Asset(fr.f.Origin(), path)
 	if err != nil {
-		return nil, err
+		c.assets.miss.note(key, c.clock.Now())
+		c.log.Warn("fragment asset unavailable; not asked again for 10s", "fragment", fr.f.Name, "path", path, "err", err)
+		return nil, errNoAsset
 	}
 	a := &asset{kind: kind, body: body}
 	c.assets.put(key, a)

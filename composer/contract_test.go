@@ -116,6 +116,23 @@ func TestAssetRoute(t *testing.T) {
 	}
 }
 
+// TestFailedAssetNotRefetchedAtOnce: a declared asset its service fails
+// to serve (here with the wrong type) is a 404, and the requests for it
+// in the next seconds do not each reach the service.
+func TestFailedAssetNotRefetchedAtOnce(t *testing.T) {
+	e := newContractEnv(t, nil)
+	e.a.ServeFile(aCSS, "text/html", "<p>not a stylesheet</p>")
+	e.get("/")
+	for range 5 {
+		if resp, _ := e.get(AssetURL("a", aCSS)); resp.StatusCode != 404 {
+			t.Fatalf("failed asset: %d, want 404", resp.StatusCode)
+		}
+	}
+	if n := e.a.FileCalls(aCSS); n != 1 {
+		t.Errorf("a failing asset was asked of its service %d times, want once", n)
+	}
+}
+
 func AssetURL(name, path string) string { return "/_fragments/" + name + path }
 
 // TestPrimaryNotFound: a primary's 404 is the page's, with the chrome and
