@@ -54,35 +54,7 @@ func Handler(o Options) fasthttp.RequestHandler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	var static fasthttp.RequestHandler
-	if o.Static != nil {
-		fsh := &fasthttp.FS{
-			FS:                 o.Static,
-			Root:               "",
-			PathRewrite:        fasthttp.NewPathPrefixStripper(len("/static")),
-			Compress:           true,
-			CompressBrotli:     true,
-			CacheDuration:      time.Hour,
-			AcceptByteRange:    false,
-			GenerateIndexPages: false,
-			PathNotFound: func(rc *fasthttp.RequestCtx) {
-				composer.RenderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such file.", "")
-			},
-		}
-		h := fsh.NewRequestHandler()
-		static = func(rc *fasthttp.RequestCtx) {
-			// A directory is not a file: the same 404 page, compressed or
-			// not (fasthttp answers a plain-text 403 for one otherwise).
-			if isDir(o.Static, rc.Path()) {
-				composer.RenderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such file.", "")
-				return
-			}
-			h(rc)
-			if rc.Response.StatusCode() == fasthttp.StatusOK {
-				rc.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=3600")
-			}
-		}
-	}
+	static := staticFiles(o.Static)
 	// Routes other than pages compress their answers as a whole, per
 	// request (pages are written from precompressed parts instead).
 	metricsPage := compressed(func(rc *fasthttp.RequestCtx) {
@@ -136,6 +108,40 @@ func Handler(o Options) fasthttp.RequestHandler {
 		composer.RenderError(rc, fasthttp.StatusNotFound, "Page not found", "We could not find the page you were looking for.", "")
 	}
 	return Recover(o.Logger, h)
+}
+
+// staticFiles serves the files of fsys under /static/ (nil when there are
+// none), compressed when the client accepts it and cached for an hour.
+func staticFiles(fsys fs.FS) fasthttp.RequestHandler {
+	if fsys == nil {
+		return nil
+	}
+	fsh := &fasthttp.FS{
+		FS:                 fsys,
+		Root:               "",
+		PathRewrite:        fasthttp.NewPathPrefixStripper(len("/static")),
+		Compress:           true,
+		CompressBrotli:     true,
+		CacheDuration:      time.Hour,
+		AcceptByteRange:    false,
+		GenerateIndexPages: false,
+		PathNotFound: func(rc *fasthttp.RequestCtx) {
+			composer.RenderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such file.", "")
+		},
+	}
+	h := fsh.NewRequestHandler()
+	return func(rc *fasthttp.RequestCtx) {
+		// A directory is not a file: the same 404 page, compressed or
+		// not (fasthttp answers a plain-text 403 for one otherwise).
+		if isDir(fsys, rc.Path()) {
+			composer.RenderError(rc, fasthttp.StatusNotFound, "Not found", "There is no such file.", "")
+			return
+		}
+		h(rc)
+		if rc.Response.StatusCode() == fasthttp.StatusOK {
+			rc.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=3600")
+		}
+	}
 }
 
 // compressed wraps h so that its answers are compressed (brotli, gzip or
