@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -64,7 +65,7 @@ type Sessions struct {
 	key       []byte
 	ttl       time.Duration
 	now       func() time.Time
-	hosts     knownHosts
+	hosts     atomic.Pointer[knownHosts]
 	shared    Revocations // nil: this process only
 	revoked   *revokedSet
 	limit     *signInLimiter
@@ -108,9 +109,10 @@ func NewSessions(token string, o SessionOptions) *Sessions {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Sessions{ttl: o.TTL, now: time.Now, hosts: newKnownHosts(o.Hosts), shared: o.Revocations,
+	s := &Sessions{ttl: o.TTL, now: time.Now, shared: o.Revocations,
 		revoked: newRevokedSet(maxRevoked), log: o.Logger}
 	s.limit = newSignInLimiter(o.SignInFailures, o.SignInWindow, func() time.Time { return s.now() })
+	s.SetHosts(o.Hosts)
 	if token == "" {
 		// Nobody can sign in; a random key makes any cookie worthless.
 		s.key = make([]byte, 32)
@@ -135,7 +137,14 @@ func (s *Sessions) matches(tokenHash []byte) bool { return bytes.Equal(s.tokenHa
 
 // KnownHost reports whether rc names a host the composer is known by; the
 // operator pages and the API answer no other (see Options.Hosts).
-func (s *Sessions) KnownHost(rc *fasthttp.RequestCtx) bool { return s.hosts.allows(rc) }
+func (s *Sessions) KnownHost(rc *fasthttp.RequestCtx) bool { return s.hosts.Load().allows(rc) }
+
+// SetHosts replaces the further names the composer is known by (see
+// SessionOptions.Hosts), as when a reloaded config changes admin.hosts.
+func (s *Sessions) SetHosts(names []string) {
+	k := newKnownHosts(names)
+	s.hosts.Store(&k)
+}
 
 // checked is the user value under which a request's access is kept, so
 // the several checks of one request cost one look-up of the revocations.
@@ -165,7 +174,7 @@ func (s *Sessions) check(rc *fasthttp.RequestCtx, cookies bool) (Access, *Error)
 }
 
 func (s *Sessions) decide(rc *fasthttp.RequestCtx, cookies bool) (Access, *Error) {
-	if !s.hosts.allows(rc) {
+	if !s.hosts.Load().allows(rc) {
 		return AccessDenied, unknownHost(rc)
 	}
 	auth := rc.Request.Header.Peek(fasthttp.HeaderAuthorization)

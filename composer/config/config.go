@@ -422,7 +422,9 @@ func (c *Config) Compile(file string, src []byte, dir string, env func(string) s
 	for i, h := range c.Admin.Hosts {
 		if h == "" || strings.ContainsAny(h, "/ \t@?#") {
 			v.addf(fmt.Sprintf("admin.hosts[%d]", i), "%q is not a host name (use e.g. tessera.example.com or tessera.example.com:8080)", h)
+			continue
 		}
+		site.AdminHosts = append(site.AdminHosts, h)
 	}
 	var inputs map[string]InputConfig
 	site.Inputs, inputs = v.inputs(c)

@@ -35,6 +35,9 @@ type Site struct {
 	// CSP is the pages' Content-Security-Policy ("" for none); each page
 	// puts a nonce of its own for {nonce}.
 	CSP string
+	// AdminHosts are the config's admin.hosts: further names the admin
+	// API and dashboard answer to.
+	AdminHosts []string
 }
 
 // Route finds the page for a request path, and the values of its {name}

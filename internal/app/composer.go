@@ -201,9 +201,15 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		defer close(c.wdone)
 		c.Settings.Watch(wctx, comp.SetTuning)
 	}()
+	// The admin's Host names: those of the environment and the listen
+	// address, and the config's admin.hosts, which a reload may change.
+	fixedHosts := AdminHosts(env, cfg.Listen)
+	adminLog := o.Logger.With("component", "admin")
+	sessions := admin.NewSessions(env(EnvAdminToken), admin.SessionOptions{
+		Hosts: append(fixedHosts[:len(fixedHosts):len(fixedHosts)], site.AdminHosts...), Revocations: c.Settings, Logger: adminLog,
+	})
 	adminH, err := admin.New(dashboard.Mount(admin.Options{
-		Composer: comp, Settings: c.Settings, Token: env(EnvAdminToken), Logger: o.Logger.With("component", "admin"),
-		Hosts: append(AdminHosts(env, cfg.Listen), cfg.Admin.Hosts...),
+		Composer: comp, Settings: c.Settings, Token: env(EnvAdminToken), Logger: adminLog, Sessions: sessions,
 	}))
 	if err != nil {
 		return nil, err
@@ -222,7 +228,11 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 		close(c.done)
 	}()
 	if o.Watch && o.ConfigPath != "" && o.ConfigYAML == nil {
-		wait, err := watchConfig(ctx, o, comp.SetSite, log)
+		apply := func(s *config.Site) {
+			comp.SetSite(s)
+			sessions.SetHosts(append(fixedHosts[:len(fixedHosts):len(fixedHosts)], s.AdminHosts...))
+		}
+		wait, err := watchConfig(ctx, o, apply, log)
 		if err != nil {
 			return nil, fmt.Errorf("composer: watch config: %w", err)
 		}
