@@ -645,18 +645,7 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		v.addf(path, "fragment name %q must match %s", name, namePattern)
 	}
 	f := &Fragment{Name: name, Fallback: []byte(fc.Fallback)}
-	u, err := url.Parse(fc.URL)
-	switch {
-	case fc.URL == "":
-		v.addf(path+".url", "a url is required")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		v.addf(path+".url", "%q is not an http(s) URL", fc.URL)
-	case u.User != nil:
-		v.addf(path+".url", "credentials in the URL are not allowed; use auth")
-	default:
-		f.URL = fc.URL
-		f.origin = u.Scheme + "://" + u.Host
-	}
+	f.URL, f.origin = v.fragmentURL(path+".url", fc.URL)
 	f.AssetsURL = v.assetsURL(path+".assets_url", fc.AssetsURL)
 	f.SetCookies = fc.SetCookies != nil && *fc.SetCookies || fc.SetCookies == nil && def.SetCookies != nil && *def.SetCookies
 	// A field left unset takes the default's, whose problems are
@@ -706,6 +695,38 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 			f.Version, f.versionRange = fc.Version, c
 		}
 	}
+	f.Fallbacks = v.fallbacks(path, fc)
+	f.Nest = append([]string(nil), fc.Nest...)
+	f.Params = v.params(path, fc)
+	f.Breaker = v.breaker(path, fc.Breaker, def.Breaker)
+	f.Auth, f.secret = v.auth(path, fc.Auth, def.Auth, env)
+	if len(v.errs) > nerr {
+		return nil
+	}
+	return f
+}
+
+// fragmentURL checks a fragment's url and returns it with its origin
+// (scheme://host), where its assets are fetched.
+func (v *validator) fragmentURL(path, s string) (string, string) {
+	u, err := url.Parse(s)
+	switch {
+	case s == "":
+		v.addf(path, "a url is required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		v.addf(path, "%q is not an http(s) URL", s)
+	case u.User != nil:
+		v.addf(path, "credentials in the URL are not allowed; use auth")
+	default:
+		return s, u.Scheme + "://" + u.Host
+	}
+	return "", ""
+}
+
+// fallbacks checks a fragment's fallbacks by view: each names a view its
+// params allow.
+func (v *validator) fallbacks(path string, fc FragmentConfig) map[string][]byte {
+	var out map[string][]byte
 	for _, view := range sortedKeys(fc.Fallbacks) {
 		if !valuePattern.MatchString(view) {
 			v.addf(path+".fallbacks."+view, "%q is not a view name (use the value of the slots' view parameter, e.g. mini)", view)
@@ -715,12 +736,17 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 			v.addf(path+".fallbacks."+view, "%q is not one of the views params.view lists (%s)", view, strings.Join(vals, ", "))
 			continue
 		}
-		if f.Fallbacks == nil {
-			f.Fallbacks = make(map[string][]byte, len(fc.Fallbacks))
+		if out == nil {
+			out = make(map[string][]byte, len(fc.Fallbacks))
 		}
-		f.Fallbacks[view] = []byte(fc.Fallbacks[view])
+		out[view] = []byte(fc.Fallbacks[view])
 	}
-	f.Nest = append([]string(nil), fc.Nest...)
+	return out
+}
+
+// params checks the slot parameters a fragment may be placed with.
+func (v *validator) params(path string, fc FragmentConfig) map[string][]string {
+	var out map[string][]string
 	for _, k := range sortedKeys(fc.Params) {
 		if !valuePattern.MatchString(k) || slices.Contains(composerParams, k) || slices.Contains(fc.Vary, k) {
 			v.addf(path+".params."+k, "%q cannot be a slot parameter (a name like view; not primary, order, reserve or a vary input)", k)
@@ -731,23 +757,30 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 				v.addf(fmt.Sprintf("%s.params.%s[%d]", path, k, i), "%q must match %s", val, valuePattern)
 			}
 		}
-		if f.Params == nil {
-			f.Params = make(map[string][]string, len(fc.Params))
+		if out == nil {
+			out = make(map[string][]string, len(fc.Params))
 		}
-		f.Params[k] = append([]string{}, fc.Params[k]...)
+		out[k] = append([]string{}, fc.Params[k]...)
 	}
-	f.Breaker = v.breaker(path, fc.Breaker, def.Breaker)
-	auth, apath := fc.Auth, path+".auth"
+	return out
+}
+
+// auth compiles how the composer authenticates to a fragment: its own
+// auth, else the default's (reported once, against defaults), with the
+// secret read from the environment.
+func (v *validator) auth(path string, own, def AuthConfig, env func(string) string) (AuthKind, string) {
+	kind := AuthNone
+	auth, apath := own, path+".auth"
 	if auth.Kind == "" {
-		auth, apath = def.Auth, "defaults.auth"
+		auth, apath = def, "defaults.auth"
 	}
 	switch auth.Kind {
 	case "", "none":
-		f.Auth = AuthNone
+		kind = AuthNone
 	case "bearer", "hmac":
-		f.Auth = AuthBearer
+		kind = AuthBearer
 		if auth.Kind == "hmac" {
-			f.Auth = AuthHMAC
+			kind = AuthHMAC
 		}
 		if auth.SecretEnv == "" {
 			v.addOnce(apath+".secret_env", "%s auth needs secret_env (the variable holding the secret)", auth.Kind)
@@ -757,14 +790,11 @@ func (v *validator) fragment(name string, fc, def FragmentConfig, inputs map[str
 		if secret == "" {
 			v.addOnce(apath+".secret_env", "environment variable %s is empty", auth.SecretEnv)
 		}
-		f.secret = secret
+		return kind, secret
 	default:
 		v.addOnce(apath+".kind", "%q is not one of none, bearer, hmac", auth.Kind)
 	}
-	if len(v.errs) > nerr {
-		return nil
-	}
-	return f
+	return kind, ""
 }
 
 // breaker compiles a fragment's breaker settings: each field its own, else
