@@ -232,7 +232,11 @@ func (s *Server) waitReady(p *process) error {
 	for {
 		err := c.Ping(ctx).Err()
 		if err == nil {
-			return nil
+			// Another redis-server may have the port (a test run beside
+			// this one): it answers only if it is ours.
+			if err = ownServer(ctx, c, p.cmd.Process.Pid); err == nil {
+				return nil
+			}
 		}
 		select {
 		case <-p.done:
@@ -242,6 +246,19 @@ func (s *Server) waitReady(p *process) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// ownServer checks that the server c reaches is the process pid.
+func ownServer(ctx context.Context, c *redis.Client, pid int) error {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return err
+	}
+	want := "process_id:" + strconv.Itoa(pid) + "\r\n"
+	if !strings.Contains(info, want) {
+		return fmt.Errorf("another redis-server answers on the port (not pid %d)", pid)
+	}
+	return nil
 }
 
 // stop kills the process group of the running server, if any, and waits for

@@ -3,6 +3,7 @@ package redistest_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +58,21 @@ func TestServersAreIsolated(t *testing.T) {
 	}
 	if err := b.Client(t).Get(ctx, "only-a").Err(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("GET on the other server: err = %v, want redis.Nil", err)
+	}
+}
+
+// TestPortTakenByAnotherServer: a server whose port another
+// redis-server holds does not pass for started on that other one's
+// answers (as when a test run beside this one took the port).
+func TestPortTakenByAnotherServer(t *testing.T) {
+	t.Parallel()
+	other := redistest.Start(t)
+	err := redistest.StartOnPort(t, other.Port())
+	if err == nil {
+		t.Fatal("a server that could not bind its port counted as started")
+	}
+	if !strings.Contains(err.Error(), "exited") && !strings.Contains(err.Error(), "another redis-server") {
+		t.Fatalf("err = %v, want the server's exit or another server named", err)
 	}
 }
 
