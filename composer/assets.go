@@ -150,6 +150,9 @@ func (c *Composer) asset(fr *fragRuntime, path string) (*asset, error) {
 	if a := c.assets.get(key); a != nil {
 		return a, nil
 	}
+	if c.assets.miss.missed(key, c.clock.Now()) {
+		return nil, errNoAsset // failed a moment ago: no cache or service call
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	es, err := c.cache.GetMulti(ctx, []string{key})
 	cancel()
@@ -158,7 +161,7 @@ func (c *Composer) asset(fr *fragRuntime, path string) (*asset, error) {
 		c.assets.put(key, a)
 		return a, nil
 	}
-	if !fr.known.has(path) || c.assets.miss.missed(key, c.clock.Now()) {
+	if !fr.known.has(path) {
 		return nil, errNoAsset
 	}
 	v, err, _ := c.flight.Do(key, func() (any, error) { return c.fetchAsset(fr, path, key) })
@@ -176,7 +179,7 @@ func (c *Composer) fetchAsset(fr *fragRuntime, path, key string) (*asset, error)
 	kind, body, err := fr.up.Asset(fr.f.Origin(), path)
 	if err != nil {
 		c.assets.miss.note(key, c.clock.Now())
-		c.log.Warn("fragment asset unavailable; not asked again for 10s", "fragment", fr.f.Name, "path", path, "err", err)
+		c.log.Warn("fragment asset unavailable; not asked for again for a while", "fragment", fr.f.Name, "path", path, "retry_after", assetMissWindow, "err", err)
 		return nil, errNoAsset
 	}
 	a := &asset{kind: kind, body: body}
