@@ -33,17 +33,23 @@ func TestConfigAdminHosts(t *testing.T) {
 		{"tessera.example:8080", 200},
 		{"evil.example", 403},
 	} {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+c.DisplayAddr()+"/_tessera/api/fragments", nil)
-		req.Host = tt.host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tt.want {
-			t.Errorf("Host %s: %d, want %d", tt.host, resp.StatusCode, tt.want)
+		if got := adminStatus(t, c.DisplayAddr(), tt.host); got != tt.want {
+			t.Errorf("Host %s: %d, want %d", tt.host, got, tt.want)
 		}
 	}
+}
+
+// adminStatus is the status of an admin API request to addr naming host.
+func adminStatus(t *testing.T, addr, host string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/_tessera/api/fragments", nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestReloadChangesAdminHosts: a reloaded config's admin.hosts are the
@@ -62,16 +68,7 @@ func TestReloadChangesAdminHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	status := func(host string) int {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+c.Addr()+"/_tessera/api/fragments", nil)
-		req.Host = host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	status := func(host string) int { return adminStatus(t, c.Addr(), host) }
 	if o, n := status("old.example"), status("new.example"); o != 200 || n != 403 {
 		t.Fatalf("before the reload: old.example %d, new.example %d; want 200, 403", o, n)
 	}

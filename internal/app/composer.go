@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -204,9 +205,10 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 	// The admin's Host names: those of the environment and the listen
 	// address, and the config's admin.hosts, which a reload may change.
 	fixedHosts := AdminHosts(env, cfg.Listen)
+	adminHosts := func(s *config.Site) []string { return append(slices.Clip(fixedHosts), s.AdminHosts...) }
 	adminLog := o.Logger.With("component", "admin")
 	sessions := admin.NewSessions(env(EnvAdminToken), admin.SessionOptions{
-		Hosts: append(fixedHosts[:len(fixedHosts):len(fixedHosts)], site.AdminHosts...), Revocations: c.Settings, Logger: adminLog,
+		Hosts: adminHosts(site), Revocations: c.Settings, Logger: adminLog,
 	})
 	adminH, err := admin.New(dashboard.Mount(admin.Options{
 		Composer: comp, Settings: c.Settings, Token: env(EnvAdminToken), Logger: adminLog, Sessions: sessions,
@@ -230,7 +232,7 @@ func StartComposer(o ComposerOptions) (*Composer, error) {
 	if o.Watch && o.ConfigPath != "" && o.ConfigYAML == nil {
 		apply := func(s *config.Site) {
 			comp.SetSite(s)
-			sessions.SetHosts(append(fixedHosts[:len(fixedHosts):len(fixedHosts)], s.AdminHosts...))
+			sessions.SetHosts(adminHosts(s))
 		}
 		wait, err := watchConfig(ctx, o, apply, log)
 		if err != nil {
