@@ -149,16 +149,17 @@ func (c *Client) fetch(r *Request, deadline time.Time) (*Answer, error) {
 	}
 	err := c.http.DoDeadline(req, resp, deadline)
 	switch {
+	case err == nil:
+		return t.read(r, resp)
 	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrNoFreeConns):
 		return nil, fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, t.Name, t.Timeout)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return nil, fmt.Errorf("%w: %s over %d bytes", ErrFragmentTooLarge, t.Name, t.MaxBytes)
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
 		return nil, fmt.Errorf("%w: %s: response headers over %d bytes", ErrFragmentTooLarge, t.Name, readBufferSize)
-	case err != nil:
+	default:
 		return nil, fmt.Errorf("%w: %s: %w", ErrFragmentFetch, t.Name, err)
 	}
-	return t.read(r, resp)
 }
 
 // read turns a fragment's response into an answer: its status, markup,
@@ -187,9 +188,8 @@ func (t *Target) read(r *Request, resp *fasthttp.Response) (*Answer, error) {
 	}
 	links := protocol.ParseLinks(resp.Header.PeekAll(protocol.HeaderLink))
 	a.RefusedAssets = links.Refused
-	m := Meta{Status: status, Location: location, Assets: links.Assets, Head: readHead(resp)}
-	if !m.Empty() {
-		a.Meta = &m
+	if m := (Meta{Status: status, Location: location, Assets: links.Assets, Head: readHead(resp)}); !m.Empty() {
+		a.Meta = new(m) // only an answer that declared something carries one
 	}
 	var setsCookie bool
 	a.Cookies, setsCookie = t.cookies(resp)
