@@ -174,19 +174,9 @@ func (r *pageRun) resolve(sr *slotRun) {
 	f := ps.slot.Fragment
 	fr := r.rt.fragment(f.Name)
 	sr.res.start = r.c.clock.Now()
-	timeout, stop := r.c.clock.NewTimer(f.Timeout)
-	defer stop()
-	var a *upstream.Answer
-	var err error
-	select {
-	case r.sem <- struct{}{}:
-		a, err = r.c.coalesced(fr, ps, timeout, r.ctx.Done())
-		<-r.sem
-	case <-timeout:
-		err = fmt.Errorf("%w: %s after %s (waiting to fetch)", upstream.ErrFragmentTimeout, f.Name, f.Timeout)
-	case <-r.ctx.Done():
-		err = fmt.Errorf("%w: %s: page ended", upstream.ErrFragmentTimeout, f.Name)
-	}
+	timeout := lazyTimer{clock: r.c.clock, at: sr.res.start.Add(f.Timeout)}
+	defer timeout.stop()
+	a, err := r.fetchSlot(fr, ps, &timeout)
 	sr.res.dur = r.c.clock.Now().Sub(sr.res.start)
 	fr.m.observe(sr.res.dur)
 	if err == nil {
@@ -201,6 +191,48 @@ func (r *pageRun) resolve(sr *slotRun) {
 		sr.res.cookies = a.Cookies
 	}
 	fr.m.result(resultMiss)
+}
+
+// fetchSlot takes one of the page's fetch places, waiting for it no
+// longer than the slot's timeout, and fetches the slot.
+func (r *pageRun) fetchSlot(fr *fragRuntime, ps *plannedSlot, timeout *lazyTimer) (*upstream.Answer, error) {
+	select {
+	case r.sem <- struct{}{}:
+	default:
+		select {
+		case r.sem <- struct{}{}:
+		case <-timeout.C():
+			return nil, fmt.Errorf("%w: %s after %s (waiting to fetch)", upstream.ErrFragmentTimeout, fr.f.Name, fr.f.Timeout)
+		case <-r.ctx.Done():
+			return nil, fmt.Errorf("%w: %s: page ended", upstream.ErrFragmentTimeout, fr.f.Name)
+		}
+	}
+	defer func() { <-r.sem }()
+	return r.c.coalesced(fr, ps, timeout, r.ctx.Done())
+}
+
+// lazyTimer is a slot's timeout, set on the clock only once something
+// waits on it: a slot fetched on its own goroutine, bounded by the
+// fetch's deadline, never needs one.
+type lazyTimer struct {
+	clock clock
+	at    time.Time
+	c     <-chan time.Time
+	stopC func() bool
+}
+
+// C is the channel that receives at the timeout.
+func (t *lazyTimer) C() <-chan time.Time {
+	if t.c == nil {
+		t.c, t.stopC = t.clock.NewTimer(t.at.Sub(t.clock.Now()))
+	}
+	return t.c
+}
+
+func (t *lazyTimer) stop() {
+	if t.stopC != nil {
+		t.stopC()
+	}
 }
 
 // statusAllowed reports the error a non-primary slot's answer of another
@@ -236,25 +268,17 @@ func (r *pageRun) degrade(sr *slotRun, err error) {
 // answer that is not shareable is used only by the request that fetched
 // it: a waiter handed one fetches its own. It gives up when timeout fires
 // or done closes.
-func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout <-chan time.Time, done <-chan struct{}) (*upstream.Answer, error) {
+func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout *lazyTimer, done <-chan struct{}) (*upstream.Answer, error) {
 	f := fr.f
-	var ran atomic.Bool
-	fetch := func() (v any, err error) {
-		ran.Store(true)
-		defer c.recoverPanic("fetch", f, func(e error) { v, err = nil, e })
-		if e := c.recentEntry(ps.key); e != nil && c.freshness(f, e).state(e, c.clock.Now()) == stateFresh {
-			return &upstream.Answer{Body: e.Body, Version: e.Version, Shareable: true, Meta: e.Meta}, nil
-		}
-		return c.fetchAndStore(fr, ps)
-	}
 	if c.freshness(f, nil).ttl <= 0 && f.TTLSet {
 		// A fragment configured not to be cached is fetched per page, on
 		// this goroutine: the call is bounded by the fragment's timeout.
-		v, err := fetch()
-		if err != nil {
-			return nil, err
-		}
-		return v.(*upstream.Answer), nil
+		return c.fetchOnce(fr, ps)
+	}
+	var ran atomic.Bool
+	fetch := func() (any, error) {
+		ran.Store(true)
+		return c.fetchOnce(fr, ps)
 	}
 	ch := c.flight.DoChan(ps.flight, fetch)
 	for {
@@ -268,12 +292,22 @@ func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout <-chan ti
 			default:
 				return res.Val.(*upstream.Answer), nil
 			}
-		case <-timeout:
+		case <-timeout.C():
 			return nil, fmt.Errorf("%w: %s after %s", upstream.ErrFragmentTimeout, f.Name, f.Timeout)
 		case <-done:
 			return nil, fmt.Errorf("%w: %s: page ended", upstream.ErrFragmentTimeout, f.Name)
 		}
 	}
+}
+
+// fetchOnce is one fetch of a slot: the answer stored a moment ago when it
+// is still fresh, else an upstream call. A panic in it is an error.
+func (c *Composer) fetchOnce(fr *fragRuntime, ps *plannedSlot) (a *upstream.Answer, err error) {
+	defer c.recoverPanic("fetch", fr.f, func(e error) { a, err = nil, e })
+	if e := c.recentEntry(ps.key); e != nil && c.freshness(fr.f, e).state(e, c.clock.Now()) == stateFresh {
+		return &upstream.Answer{Body: e.Body, Version: e.Version, Shareable: true, Meta: e.Meta}, nil
+	}
+	return c.fetchAndStore(fr, ps)
 }
 
 // fetchAsync runs fetch on its own goroutine; the call is bounded by the
@@ -309,9 +343,10 @@ func (c *Composer) fetchAndStore(fr *fragRuntime, ps *plannedSlot) (*upstream.An
 	if !a.Shareable {
 		return a, nil
 	}
-	e := &Entry{Body: a.Body, Version: a.Version, Stored: start, MaxAge: a.CC.TTL(), SWR: a.CC.SWR, SIE: a.CC.SIE, Meta: a.Meta}
-	if keep := c.freshness(f, e).keep(); keep > 0 && fr.mayStore(ps.key, start, keep) {
-		c.store(ps.key, e, keep)
+	e := Entry{Body: a.Body, Version: a.Version, Stored: start, MaxAge: a.CC.TTL(), SWR: a.CC.SWR, SIE: a.CC.SIE, Meta: a.Meta}
+	if keep := c.freshness(f, &e).keep(); keep > 0 && fr.mayStore(ps.key, start, keep) {
+		stored := e // only an entry that is kept leaves this frame
+		c.store(ps.key, &stored, keep)
 	}
 	return a, nil
 }
