@@ -196,6 +196,12 @@ func TestPlanKeysAndRequests(t *testing.T) {
 	if pl.slots[0].parentSpan != "00000000000000aa" || len(pl.slots[0].spanID) != 16 {
 		t.Fatalf("spans %q under %q", pl.slots[0].spanID, pl.slots[0].parentSpan)
 	}
+	if tp, want := pl.slots[0].req.Headers[1], [2]string{"traceparent", "00-0123456789abcdef0123456789abcdef-" + pl.slots[0].spanID + "-01"}; tp != want {
+		t.Fatalf("header %q, want %q: the slot's own span", tp, want)
+	}
+	if pl.slots[0].spanID == pl.slots[1].spanID {
+		t.Fatalf("two slots share span %q", pl.slots[0].spanID)
+	}
 }
 
 // resolveOne runs one slot of the unit page through resolve.
@@ -278,6 +284,48 @@ func TestResolveOutcomes(t *testing.T) {
 				t.Fatalf("err %v, want %v", sr.res.err, tt.errIs)
 			}
 		})
+	}
+}
+
+// TestWaitForAFetchPlaceEndsAtTheTimeout: a slot that finds every one of
+// the page's fetch places taken waits for one no longer than its
+// fragment's timeout, and then fetches nothing.
+func TestWaitForAFetchPlaceEndsAtTheTimeout(t *testing.T) {
+	ff := &fakeFetcher{fn: func(context.Context, *upstream.Request) (*upstream.Answer, error) {
+		return &upstream.Answer{Body: []byte("<p>A</p>"), Shareable: true}, nil
+	}}
+	c, clk := unitComposer(t, ff, &fakeCache{})
+	rt := c.rt.Load()
+	r := c.startPage(rt, planPage(rt.site, rt.pages[rt.site.Pages["/"]], request{}, c.tuning.Load()))
+	r.cancel()
+	r.ctx, r.cancel = context.WithCancel(context.Background()) // only the slot's timer may end the wait
+	defer r.cancel()
+	for range cap(r.sem) {
+		r.sem <- struct{}{}
+	}
+	sr := r.top[0]
+	sr.done = make(chan struct{})
+	go r.runSlot(sr)
+	for clk.waiting() == 0 {
+		time.Sleep(time.Millisecond) // until the slot has set its timer
+	}
+	clk.Advance(199 * time.Millisecond)
+	select {
+	case <-sr.done:
+		t.Fatal("the slot gave up before its timeout")
+	case <-time.After(20 * time.Millisecond):
+	}
+	clk.Advance(time.Millisecond)
+	select {
+	case <-sr.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slot waited past its timeout")
+	}
+	if !errors.Is(sr.res.err, upstream.ErrFragmentTimeout) || !strings.Contains(sr.res.err.Error(), "waiting to fetch") || ff.calls.Load() != 0 {
+		t.Fatalf("err %v after %d fetches, want a timeout waiting to fetch and none", sr.res.err, ff.calls.Load())
+	}
+	if string(sr.res.body) != "<p>A fallback</p>" {
+		t.Fatalf("body %q, want the fallback", sr.res.body)
 	}
 }
 
