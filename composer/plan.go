@@ -71,12 +71,13 @@ func planSlot(s *config.Slot, req request, t *Tuning, chain []string, parentSpan
 		slot:       s,
 		key:        cacheKey(f, t.Generation(f.Name), q),
 		req:        upstream.Request{URL: buildURL(f.URL, q)},
-		spanID:     newID(8),
 		parentSpan: parentSpan,
 		chain:      chain,
 	}
+	var traceparent string
+	ps.spanID, traceparent = req.ids.childSpan()
 	ps.req.Headers = make([][2]string, 0, 2+len(f.ForwardHeaders))
-	ps.req.Headers = append(ps.req.Headers, [2]string{protocol.HeaderRequestID, req.ids.requestID}, [2]string{protocol.HeaderTraceparent, req.ids.traceparent(ps.spanID)})
+	ps.req.Headers = append(ps.req.Headers, [2]string{protocol.HeaderRequestID, req.ids.requestID}, [2]string{protocol.HeaderTraceparent, traceparent})
 	var personal strings.Builder
 	for _, h := range f.ForwardHeaders {
 		if v, ok := req.fwd.headers[h]; ok {

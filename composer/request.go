@@ -87,35 +87,58 @@ type requestIDs struct {
 // readRequestIDs takes the caller's X-Request-Id and traceparent when they
 // are well formed, and makes new ones otherwise.
 func readRequestIDs(rc *fasthttp.RequestCtx) requestIDs {
+	// The ids made here are cut from one random string: the page's span,
+	// then the trace and the request id where the caller sent none.
 	var ids requestIDs
-	if v := rc.Request.Header.Peek(protocol.HeaderRequestID); validRequestID(v) {
-		ids.requestID = string(v)
-	} else {
-		ids.requestID = newID(8)
-	}
+	fresh := newID(8 + 16 + 8)
+	ids.spanID = fresh[:16]
 	if v := rc.Request.Header.Peek(protocol.HeaderTraceparent); validTraceparent(v) {
 		ids.traceID, ids.parentID, ids.flags = string(v[3:35]), string(v[36:52]), string(v[53:55])
 	} else {
-		ids.traceID, ids.flags = newID(16), "01"
+		ids.traceID, ids.flags = fresh[16:48], "01"
 	}
-	ids.spanID = newID(8)
+	if v := rc.Request.Header.Peek(protocol.HeaderRequestID); validRequestID(v) {
+		ids.requestID = string(v)
+	} else {
+		ids.requestID = fresh[48:]
+	}
 	return ids
 }
 
-// traceparent is the header value for a call made within span spanID.
-func (ids requestIDs) traceparent(spanID string) string {
-	return "00-" + ids.traceID + "-" + spanID + "-" + ids.flags
+// childSpan makes a span within the page's trace for one fragment call:
+// its id, and the traceparent header value that carries it, in one string.
+func (ids requestIDs) childSpan() (spanID, traceparent string) {
+	var b [64]byte
+	tp := append(b[:0], "00-"...)
+	tp = append(tp, ids.traceID...)
+	tp = append(tp, '-')
+	at := len(tp)
+	tp = append(tp, "0000000000000000-"...)
+	putRandomHex(tp[at : at+16])
+	tp = append(tp, ids.flags...)
+	traceparent = string(tp)
+	return traceparent[at : at+16], traceparent
 }
 
+// newID is n random bytes in hex.
 func newID(n int) string {
-	var b [16]byte
+	var b [64]byte
+	putRandomHex(b[:2*n])
+	return string(b[:2*n])
+}
+
+// putRandomHex fills dst (at most 64 bytes) with random hex digits, two
+// per random byte.
+func putRandomHex(dst []byte) {
+	var raw [32]byte
+	n := len(dst) / 2
 	for i := 0; i < n; i += 8 {
 		v := rand.Uint64()
 		for j := 0; j < 8 && i+j < n; j++ {
-			b[i+j] = byte(v >> (8 * j))
+			raw[i+j] = byte(v >> (8 * j))
 		}
 	}
-	return hex.EncodeToString(b[:n])
+	hex.Encode(dst, raw[:n])
 }
 
 func validRequestID(v []byte) bool {
@@ -184,9 +207,9 @@ func readInputs(rc *fasthttp.RequestCtx, inputs map[string]config.InputConfig) m
 // accepted version range (so that changing it never serves markup of the
 // old range), and the exact query the fragment was called with.
 func cacheKey(f *config.Fragment, gen uint64, query string) string {
-	v := f.Version
-	if v == "" {
-		v = "*"
+	v := "%2A" // "*", escaped
+	if f.Version != "" {
+		v = url.QueryEscape(f.Version)
 	}
-	return "tessera:f:" + f.Name + ":" + strconv.FormatUint(gen, 10) + ":" + url.QueryEscape(v) + ":" + query
+	return "tessera:f:" + f.Name + ":" + strconv.FormatUint(gen, 10) + ":" + v + ":" + query
 }
