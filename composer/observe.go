@@ -132,20 +132,23 @@ func (r *pageRun) noteRefusals() {
 	}
 }
 
-// timingHeaders are the page's Server-Timing and Cache-Status values, one
-// entry per slot, nested ones included.
-func (r *pageRun) timingHeaders() (st, cs []byte) {
+// appendTimings appends the page's Server-Timing value, or with
+// cacheStatus its Cache-Status value: one entry per slot, nested ones
+// included.
+func (r *pageRun) appendTimings(b []byte, cacheStatus bool) []byte {
 	first := true
 	r.each(func(sr *slotRun) {
 		if !first {
-			st = append(st, ", "...)
-			cs = append(cs, ", "...)
+			b = append(b, ", "...)
 		}
 		first = false
-		st = appendServerTiming(st, sr)
-		cs = appendCacheStatus(cs, sr)
+		if cacheStatus {
+			b = appendCacheStatus(b, sr)
+		} else {
+			b = appendServerTiming(b, sr)
+		}
 	})
-	return st, cs
+	return b
 }
 
 // appendServerTiming appends one Server-Timing entry for a slot:

@@ -141,10 +141,10 @@ func (r *pageRun) redirect(rc *fasthttp.RequestCtx, sr *slotRun) {
 // Server-Timing and Cache-Status.
 func (r *pageRun) writeWhole(rc *fasthttp.RequestCtx, enc zparts.Encoding) {
 	defer r.finish(r.status)
-	r.wg.Wait() // nested slots report too
-	st, cs := r.timingHeaders()
-	rc.Response.Header.SetBytesV("Server-Timing", st)
-	rc.Response.Header.SetBytesV("Cache-Status", cs)
+	r.wg.Wait()       // nested slots report too
+	var buf [512]byte // both values are copied into the header
+	rc.Response.Header.SetBytesV("Server-Timing", r.appendTimings(buf[:0], false))
+	rc.Response.Header.SetBytesV("Cache-Status", r.appendTimings(buf[:0], true))
 	out := acquireOut(rc, nil, enc)
 	defer out.release()
 	for i, part := range r.pl.page.parts {
