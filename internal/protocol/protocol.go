@@ -98,7 +98,23 @@ type Part struct {
 var ErrBadMarker = errors.New("bad slot marker")
 
 // HasMarker reports whether html holds anything that opens a slot marker.
-func HasMarker(html []byte) bool { return bytes.Contains(html, MarkerOpen) }
+// It looks for the marker's '@', which is rare in HTML, and not for its
+// '<', which opens every tag: most answers have no marker, and this is
+// checked on every one.
+func HasMarker(html []byte) bool {
+	const at = 4 // MarkerOpen[at] == '@'
+	for i := at; i < len(html); i++ {
+		j := bytes.IndexByte(html[i:], '@')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if bytes.HasPrefix(html[i-at:], MarkerOpen) {
+			return true
+		}
+	}
+	return false
+}
 
 // ParseMarkers splits HTML into static parts and slot markers. A malformed
 // marker is an error, so that a layout typo is caught at load time rather

@@ -81,6 +81,52 @@ func TestParseMarkers(t *testing.T) {
 
 // FuzzParseMarkers: parsing never panics, keeps every byte that is not a
 // marker, and what it parses writes back to a marker that parses the same.
+func TestHasMarker(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"", false},
+		{"<p>no marker</p>", false},
+		{"<!--@slot:", true},
+		{"<p>x</p><!--@slot:a-->", true},
+		{"a@b.example <!--@slot:a-->", true},
+		{"@<!--@slot:a-->", true},
+		{"<!--@slot", false},
+		{"<!-- @slot:a-->", false},
+		{"mail@example.com <!--@slo", false},
+		{"@@@@", false},
+	} {
+		if got := HasMarker([]byte(tt.in)); got != tt.want {
+			t.Errorf("HasMarker(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzHasMarker(f *testing.F) {
+	f.Add([]byte(`<p>a<!--@slot:weather-->b</p>`))
+	f.Add([]byte(`a@b<!--@slot`))
+	f.Add([]byte(`@<!--@slot:`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if got, want := HasMarker(in), bytes.Contains(in, MarkerOpen); got != want {
+			t.Fatalf("HasMarker(%q) = %v, want %v", in, got, want)
+		}
+	})
+}
+
+// BenchmarkHasMarker checks a 3 KB answer of ordinary markup, with no
+// marker in it, as every fetched answer is checked.
+func BenchmarkHasMarker(b *testing.B) {
+	html := []byte(strings.Repeat(`<li class="item"><a href="/news/1">A headline</a> <span>12:00</span></li>`, 40))
+	b.SetBytes(int64(len(html)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if HasMarker(html) {
+			b.Fatal("marker found")
+		}
+	}
+}
+
 func FuzzParseMarkers(f *testing.F) {
 	f.Add([]byte(`<p>a<!--@slot:weather view=mini-->b</p>`))
 	f.Add([]byte(`<!--@slot:`))
