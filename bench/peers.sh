@@ -10,6 +10,7 @@
 #               cache), redis (every page reads Redis), redis-near (Redis with
 #               the 1s in-process near cache); the redis ones start
 #               redis-server on a free port
+#   TESSERA_BENCH_GOMAXPROCS  the composer's GOMAXPROCS (default: Go's)
 # Every server binds 127.0.0.1 only.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,7 +49,7 @@ for variant in ${TESSERA_VARIANTS:-memory}; do
     redis-cli -p "$port" flushall >/dev/null
   fi
   CUSTOM_NAME=$name CUSTOM_PORT=9250 CUSTOM_PATH=/ \
-  CUSTOM_CMD="COMPOSER_BIN='$BIN/tessera-composer' TESSERA_BENCH_REDIS_URL='$redis_url' TESSERA_BENCH_NEAR='$near' TESSERA_BENCH_CPUPROFILE='${TESSERA_BENCH_CPUPROFILE:-}' exec bash '$ROOT/bench/tessera-peer.sh'" \
+  CUSTOM_CMD="COMPOSER_BIN='$BIN/tessera-composer' TESSERA_BENCH_REDIS_URL='$redis_url' TESSERA_BENCH_NEAR='$near' TESSERA_BENCH_CPUPROFILE='${TESSERA_BENCH_CPUPROFILE:-}' TESSERA_BENCH_GOMAXPROCS='${TESSERA_BENCH_GOMAXPROCS:-}' exec bash '$ROOT/bench/tessera-peer.sh'" \
     "$SCRATCH/run.sh" custom "$SCEN"
 done
 for peer in "$@"; do

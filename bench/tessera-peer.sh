@@ -10,6 +10,8 @@
 #                            head until it arrives, as Tailor does)
 #   TESSERA_BENCH_CPUPROFILE write a CPU profile of the whole run to this file
 #                            (go tool pprof -top COMPOSER_BIN FILE)
+#   TESSERA_BENCH_GOMAXPROCS the composer's GOMAXPROCS (default: Go's, one
+#                            per CPU); only the composer's, not the stub's
 set -euo pipefail
 : "${COMPOSER_BIN:?COMPOSER_BIN is not set}" "${PORT:?}" "${LAYOUT_TEMPLATE:?}"
 CFG=$(mktemp "${TMPDIR:-/tmp}/tessera-bench.XXXXXX.yaml")
@@ -35,4 +37,5 @@ primary() { [[ ${TESSERA_BENCH_PRIMARY:-0} == 1 && ${PRIMARY_FRAGMENT:-} == "$1"
 } > "$CFG"
 export REDIS_URL=${TESSERA_BENCH_REDIS_URL:-}
 export TESSERA_LOG_LEVEL=${TESSERA_LOG_LEVEL:-error}
+if [[ -n ${TESSERA_BENCH_GOMAXPROCS:-} ]]; then export GOMAXPROCS=$TESSERA_BENCH_GOMAXPROCS; fi
 exec "$COMPOSER_BIN" -config "$CFG" ${TESSERA_BENCH_CPUPROFILE:+-cpuprofile "$TESSERA_BENCH_CPUPROFILE"}
