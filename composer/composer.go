@@ -164,7 +164,7 @@ func (c *Composer) ServePage(rc *fasthttp.RequestCtx, path string) bool {
 		rc.Response.Header.Set(fasthttp.HeaderAllow, "GET, HEAD")
 		return true
 	}
-	req := readRequest(rc, rt.site, params)
+	req := readRequest(rc, rt, params)
 	pl := planPage(rt.site, page, req, c.tuning.Load()) // 1. plan (pure)
 	r := c.startPage(rt, pl)
 	r.hint(rc)                                     //    early hints: assets known from last time

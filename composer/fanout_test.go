@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -576,17 +577,23 @@ pages:
 	}
 }
 
-// Testconfig.SessionCookieNeverForwarded: even a Site that names the session
+// TestSessionCookieNeverForwarded: even a Site that names the session
 // cookie or the Cookie header (built without the config's checks) sends
-// neither to a fragment.
+// neither to a fragment, and what two fragments may both be sent is read
+// once.
 func TestSessionCookieNeverForwarded(t *testing.T) {
 	site := unitSite(t)
 	site.Fragments["a"].ForwardCookies = []string{config.SessionCookie, "consent"}
 	site.Fragments["a"].ForwardHeaders = []string{"Cookie", "Accept-Language"}
+	site.Fragments["b"].ForwardHeaders = []string{"Accept-Language"}
+	fl := forwardListOf(site)
+	if !slices.Equal(fl.headers, []string{"Accept-Language"}) || !slices.Equal(fl.cookies, []string{"consent"}) {
+		t.Fatalf("listed headers %q and cookies %q, want Accept-Language and consent, once each", fl.headers, fl.cookies)
+	}
 	var rc fasthttp.RequestCtx
 	rc.Request.Header.Set("Cookie", config.SessionCookie+"=SECRET; consent=yes")
 	rc.Request.Header.Set("Accept-Language", "fr")
-	fw := readForwardable(&rc, site)
+	fw := readForwardable(&rc, fl)
 	want := forwardable{headers: map[string]string{"Accept-Language": "fr"}, cookies: map[string]string{"consent": "yes"}}
 	if diff := cmp.Diff(want, fw, cmp.AllowUnexported(forwardable{})); diff != "" {
 		t.Fatalf("forwarded (-want +got):\n%s", diff)

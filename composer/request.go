@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -23,8 +24,8 @@ type request struct {
 // readRequest copies the request values the site may use: correlation
 // ids, declared inputs (page path parameters included) and the headers and
 // cookies some fragment may be forwarded.
-func readRequest(rc *fasthttp.RequestCtx, site *config.Site, params map[string]string) request {
-	req := request{ids: readRequestIDs(rc), inputs: readInputs(rc, site.Inputs), fwd: readForwardable(rc, site)}
+func readRequest(rc *fasthttp.RequestCtx, rt *runtime, params map[string]string) request {
+	req := request{ids: readRequestIDs(rc), inputs: readInputs(rc, rt.site.Inputs), fwd: readForwardable(rc, rt.forward)}
 	for k, v := range params {
 		if req.inputs == nil {
 			req.inputs = make(map[string]string, len(params))
@@ -41,33 +42,48 @@ type forwardable struct {
 	cookies map[string]string
 }
 
-// readForwardable reads what the site's fragments may be sent. The
-// composer's own session cookie and the Cookie header are never read, even
-// from a Site built without the config's checks.
-func readForwardable(rc *fasthttp.RequestCtx, site *config.Site) forwardable {
-	var fw forwardable
-	for _, f := range site.Fragments {
+// forwardList is every header and cookie that some fragment of a site may
+// be sent, each once: what a page reads of the request for them.
+type forwardList struct{ headers, cookies []string }
+
+// forwardListOf lists what the fragments of s may be sent. The composer's
+// own session cookie and the Cookie header are never listed, even from a
+// Site built without the config's checks.
+func forwardListOf(s *config.Site) forwardList {
+	var fl forwardList
+	for _, f := range s.Fragments {
 		for _, h := range f.ForwardHeaders {
-			if config.RefusedHeader(h) {
-				continue
-			}
-			if v := rc.Request.Header.Peek(h); len(v) > 0 && len(v) <= 4096 {
-				if fw.headers == nil {
-					fw.headers = make(map[string]string)
-				}
-				fw.headers[h] = string(v)
+			if !config.RefusedHeader(h) && !slices.Contains(fl.headers, h) {
+				fl.headers = append(fl.headers, h)
 			}
 		}
 		for _, c := range f.ForwardCookies {
-			if c == config.SessionCookie {
-				continue
+			if c != config.SessionCookie && !slices.Contains(fl.cookies, c) {
+				fl.cookies = append(fl.cookies, c)
 			}
-			if v := rc.Request.Header.Cookie(c); len(v) > 0 && len(v) <= 4096 {
-				if fw.cookies == nil {
-					fw.cookies = make(map[string]string)
-				}
-				fw.cookies[c] = string(v)
+		}
+	}
+	return fl
+}
+
+// readForwardable reads the listed headers and cookies from the request,
+// each at most 4 KB.
+func readForwardable(rc *fasthttp.RequestCtx, fl forwardList) forwardable {
+	var fw forwardable
+	for _, h := range fl.headers {
+		if v := rc.Request.Header.Peek(h); len(v) > 0 && len(v) <= 4096 {
+			if fw.headers == nil {
+				fw.headers = make(map[string]string, len(fl.headers))
 			}
+			fw.headers[h] = string(v)
+		}
+	}
+	for _, c := range fl.cookies {
+		if v := rc.Request.Header.Cookie(c); len(v) > 0 && len(v) <= 4096 {
+			if fw.cookies == nil {
+				fw.cookies = make(map[string]string, len(fl.cookies))
+			}
+			fw.cookies[c] = string(v)
 		}
 	}
 	return fw

@@ -18,6 +18,8 @@ type runtime struct {
 	site  *config.Site
 	pages map[*config.Page]*page
 	frags map[string]*fragRuntime
+	// forward is what a page reads of the request for its fragments.
+	forward forwardList
 }
 
 // fragRuntime is what one fragment of a runtime owns.
@@ -61,7 +63,7 @@ func (m *fragMemory) private() bool { return m.sharing.Load() != sharingShared }
 // are unchanged since old keeps its client and breaker (open circuits and
 // warm connections survive a reload); meters are kept by name.
 func newRuntime(s *config.Site, old *runtime, m *meters) *runtime {
-	rt := &runtime{site: s, pages: preparePages(s), frags: make(map[string]*fragRuntime, len(s.Fragments))}
+	rt := &runtime{site: s, pages: preparePages(s), frags: make(map[string]*fragRuntime, len(s.Fragments)), forward: forwardListOf(s)}
 	for name, f := range s.Fragments {
 		fr := &fragRuntime{f: f, m: m.fragment(name), keys: newKeyBound(f), fragMemory: new(fragMemory)}
 		if old != nil {
