@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -266,6 +267,52 @@ func TestHangingFragmentCutAtTimeout(t *testing.T) {
 	if took > 5*time.Second {
 		t.Fatalf("page took %s; the 150ms timeout did not cut the fragment", took)
 	}
+}
+
+// TestSlowAnswerReadAheadHoldsNoOtherBack: on a page sent whole, the
+// requests of fragments fetched per page are written before any answer is
+// read, and the answers that are in are read on the page's own goroutine.
+// A slow one ahead of fast ones must not make them miss their timeouts nor
+// count its time as theirs.
+func TestSlowAnswerReadAheadHoldsNoOtherBack(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "ttl: 0s\ntimeout: 5s", "b": "ttl: 0s\ntimeout: 100ms", "c": "ttl: 0s\ntimeout: 100ms"}, func(s string) string {
+		return strings.Replace(s, "layout: page.html\n", "layout: page.html\n    stream: never\n", 1)
+	})
+	e.a.SetDelay(300 * time.Millisecond)
+	for i := range 2 { // the second page knows the fragments' typical times
+		resp, body := e.get("/")
+		for _, want := range []string{"A1", "B1", "C1"} {
+			if !strings.Contains(body, want) {
+				t.Fatalf("page %d lacks %s:\n%s", i, want, body)
+			}
+		}
+		for _, name := range []string{"b", "c"} {
+			if d := timing(t, resp.Header.Get("Server-Timing"), name); d >= 100 {
+				t.Fatalf("page %d: %s took %.1f ms by Server-Timing, the slow fragment's time", i, name, d)
+			}
+		}
+	}
+}
+
+// timing is the dur of name in a Server-Timing header, in milliseconds.
+func timing(t *testing.T, header, name string) float64 {
+	t.Helper()
+	for _, m := range strings.Split(header, ",") {
+		m = strings.TrimSpace(m)
+		if rest, ok := strings.CutPrefix(m, name+";"); ok {
+			for _, p := range strings.Split(rest, ";") {
+				if v, ok := strings.CutPrefix(p, "dur="); ok {
+					d, err := strconv.ParseFloat(v, 64)
+					if err != nil {
+						t.Fatalf("Server-Timing %q: %v", header, err)
+					}
+					return d
+				}
+			}
+		}
+	}
+	t.Fatalf("Server-Timing %q has no %s", header, name)
+	return 0
 }
 
 func TestStreamsHeadBeforeSlowFragment(t *testing.T) {

@@ -46,11 +46,16 @@ type pageRun struct {
 // the one goroutine that resolves it, before done is closed (done is nil
 // when the slot was ready from the cache at once).
 type slotRun struct {
-	ps    *plannedSlot
-	res   slotResult
+	ps  *plannedSlot
+	res slotResult
+	// ready is that its markup is in — from the cache, or an answer read
+	// ahead — and only the slots nested in it may be left.
 	ready bool
 	stale *Entry
 	done  chan struct{}
+	// sent is the slot's upstream call when the page sent it ahead of
+	// waiting on any (its call is nil otherwise); it holds a fetch place.
+	sent sentFetch
 }
 
 // slotResult is how a slot was filled.
@@ -135,17 +140,108 @@ func (r *pageRun) classify(slots []*slotRun, entries []*Entry) []*slotRun {
 }
 
 // fanOut is step 3: it resolves the pending slots in parallel, each on its
-// own goroutine; with inline set, the last one runs on this goroutine,
-// which would only wait otherwise.
+// own goroutine. The requests of fragments fetched per page are all
+// written first, so that their services work on them at once. With inline
+// set, this goroutine, which would only wait otherwise, does some of the
+// work: it reads the answers sent ahead that are in, else it resolves the
+// last slot.
 func (r *pageRun) fanOut(pending []*slotRun, inline bool) {
-	for i, sr := range pending {
-		if inline && i == len(pending)-1 {
-			r.runSlot(sr)
-			continue
+	sent := 0
+	for _, sr := range pending {
+		if r.sendAhead(sr) {
+			sent++
 		}
-		r.goSlot(sr)
+	}
+	for i, sr := range pending {
+		switch {
+		case inline && sr.sent.call != nil:
+			// received below
+		case inline && sent == 0 && i == len(pending)-1:
+			r.runSlot(sr)
+		default:
+			r.goSlot(sr)
+		}
+	}
+	if inline && sent > 0 {
+		r.receiveInline(pending)
 	}
 }
+
+// inlineWait is how long a page's goroutine waits for the first bytes of
+// an answer it sent ahead before it leaves that slot, and the ones after
+// it, to goroutines of their own: twice the fragment's typical answer
+// time, within [minInlineWait, maxInlineWait].
+func inlineWait(typical time.Duration) time.Duration {
+	return min(max(2*typical, minInlineWait), maxInlineWait)
+}
+
+const (
+	minInlineWait = 2 * time.Millisecond
+	maxInlineWait = 20 * time.Millisecond
+)
+
+// receiveInline resolves the slots sent ahead on this goroutine, in
+// order, as long as each answer is in within its inlineWait: answers
+// already there cost no goroutine and no wait. From the first that is not,
+// the rest go to goroutines of their own, so that a slow answer delays the
+// reading of the others by that wait at most. Nested slots are expanded
+// once every answer is read.
+func (r *pageRun) receiveInline(pending []*slotRun) {
+	quick := true
+	for _, sr := range pending {
+		if sr.sent.call == nil {
+			continue
+		}
+		wait := inlineWait(r.rt.fragment(sr.ps.slot.Fragment.Name).m.typical())
+		if quick = quick && answerIn(sr.sent.call, wait); !quick {
+			r.goSlot(sr)
+			continue
+		}
+		func() {
+			defer r.c.recoverPanic("slot", sr.ps, func(err error) { r.degrade(sr, err) })
+			r.resolve(sr)
+		}()
+		sr.ready = true
+	}
+	for _, sr := range pending {
+		if sr.sent.call != nil && sr.ready {
+			r.runSlot(sr)
+		}
+	}
+}
+
+// answerIn reports whether a sent call's answer has begun to arrive
+// within d, or is known at once; a receiver that cannot tell is waited
+// for on a goroutine of its own.
+func answerIn(call receiver, d time.Duration) bool {
+	w, ok := call.(interface{ Wait(time.Duration) bool })
+	return ok && w.Wait(d)
+}
+
+// sendAhead sends the upstream call of a slot whose fragment is not
+// cached, when a fetch place is free at once; the slot receives its answer
+// when it runs. A panic sending it is the slot's error.
+func (r *pageRun) sendAhead(sr *slotRun) (sent bool) {
+	f := sr.ps.slot.Fragment
+	if sr.ready || !r.c.uncached(f) {
+		return false
+	}
+	select {
+	case r.sem <- struct{}{}:
+	default:
+		return false // the slot waits for a place when it runs
+	}
+	fr := r.rt.fragment(f.Name)
+	sr.res.start = r.c.clock.Now()
+	defer r.c.recoverPanic("fetch", f, func(err error) { sr.sent, sent = sentFetch{start: sr.res.start, call: failed{err}}, true })
+	sr.sent = r.c.send(fr, sr.ps)
+	return true
+}
+
+// failed is a call that could not be sent.
+type failed struct{ err error }
+
+func (f failed) Receive() (*upstream.Answer, error) { return nil, f.err }
 
 // goSlot runs a slot on its own goroutine, which the page waits for.
 func (r *pageRun) goSlot(sr *slotRun) {
@@ -173,10 +269,12 @@ func (r *pageRun) resolve(sr *slotRun) {
 	ps := sr.ps
 	f := ps.slot.Fragment
 	fr := r.rt.fragment(f.Name)
-	sr.res.start = r.c.clock.Now()
+	if sr.sent.call == nil {
+		sr.res.start = r.c.clock.Now()
+	}
 	timeout := lazyTimer{clock: r.c.clock, at: sr.res.start.Add(f.Timeout)}
 	defer timeout.stop()
-	a, err := r.fetchSlot(fr, ps, &timeout)
+	a, err := r.fetchSlot(fr, sr, &timeout)
 	sr.res.dur = r.c.clock.Now().Sub(sr.res.start)
 	fr.m.observe(sr.res.dur)
 	if err == nil {
@@ -194,8 +292,13 @@ func (r *pageRun) resolve(sr *slotRun) {
 }
 
 // fetchSlot takes one of the page's fetch places, waiting for it no
-// longer than the slot's timeout, and fetches the slot.
-func (r *pageRun) fetchSlot(fr *fragRuntime, ps *plannedSlot, timeout *lazyTimer) (*upstream.Answer, error) {
+// longer than the slot's timeout, and fetches the slot; a slot sent ahead
+// holds its place already and receives its answer.
+func (r *pageRun) fetchSlot(fr *fragRuntime, sr *slotRun, timeout *lazyTimer) (*upstream.Answer, error) {
+	if sr.sent.call != nil {
+		defer func() { <-r.sem }()
+		return r.c.receiveAndStore(fr, sr.ps, sr.sent)
+	}
 	select {
 	case r.sem <- struct{}{}:
 	default:
@@ -208,7 +311,7 @@ func (r *pageRun) fetchSlot(fr *fragRuntime, ps *plannedSlot, timeout *lazyTimer
 		}
 	}
 	defer func() { <-r.sem }()
-	return r.c.coalesced(fr, ps, timeout, r.ctx.Done())
+	return r.c.coalesced(fr, sr.ps, timeout, r.ctx.Done())
 }
 
 // lazyTimer is a slot's timeout, set on the clock only once something
@@ -270,9 +373,9 @@ func (r *pageRun) degrade(sr *slotRun, err error) {
 // or done closes.
 func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout *lazyTimer, done <-chan struct{}) (*upstream.Answer, error) {
 	f := fr.f
-	if c.freshness(f, nil).ttl <= 0 && f.TTLSet {
-		// A fragment configured not to be cached is fetched per page, on
-		// this goroutine: the call is bounded by the fragment's timeout.
+	if c.uncached(f) {
+		// Fetched per page, on this goroutine: the call is bounded by the
+		// fragment's timeout.
 		return c.fetchOnce(fr, ps)
 	}
 	var ran atomic.Bool
@@ -300,6 +403,12 @@ func (c *Composer) coalesced(fr *fragRuntime, ps *plannedSlot, timeout *lazyTime
 	}
 }
 
+// uncached reports whether f is configured not to be cached, so that each
+// page fetches it itself.
+func (c *Composer) uncached(f *config.Fragment) bool {
+	return f.TTLSet && c.freshness(f, nil).ttl <= 0
+}
+
 // fetchOnce is one fetch of a slot: the answer stored a moment ago when it
 // is still fresh, else an upstream call. A panic in it is an error.
 func (c *Composer) fetchOnce(fr *fragRuntime, ps *plannedSlot) (a *upstream.Answer, err error) {
@@ -324,10 +433,29 @@ func (c *Composer) fetchAsync(fetch func() (any, error)) <-chan singleflight.Res
 // fetchAndStore makes one upstream call and, when the answer may be shared,
 // stores it without holding the caller up.
 func (c *Composer) fetchAndStore(fr *fragRuntime, ps *plannedSlot) (*upstream.Answer, error) {
-	f := fr.f
+	return c.receiveAndStore(fr, ps, c.send(fr, ps))
+}
+
+// sentFetch is an upstream call on its way: when it was sent, and its
+// answer to come.
+type sentFetch struct {
+	start time.Time
+	call  receiver
+}
+
+// send sends a slot's upstream call, bounded by the fragment's timeout.
+func (c *Composer) send(fr *fragRuntime, ps *plannedSlot) sentFetch {
 	start := c.clock.Now()
 	fr.m.fetches.Inc()
-	a, err := c.fetcher.fetch(context.Background(), fr, &ps.req, start.Add(f.Timeout))
+	return sentFetch{start: start, call: c.fetcher.send(fr, &ps.req, start.Add(fr.f.Timeout))}
+}
+
+// receiveAndStore receives a sent call's answer, counts and records it,
+// and, when it may be shared, stores it without holding the caller up.
+func (c *Composer) receiveAndStore(fr *fragRuntime, ps *plannedSlot, sf sentFetch) (*upstream.Answer, error) {
+	f := fr.f
+	start := sf.start
+	a, err := sf.call.Receive()
 	d := c.clock.Now().Sub(start)
 	fr.m.fetchSeconds.Update(d.Seconds())
 	if err != nil {

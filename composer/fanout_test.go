@@ -76,10 +76,18 @@ type fakeFetcher struct {
 	fn    func(ctx context.Context, req *upstream.Request) (*upstream.Answer, error)
 }
 
-func (f *fakeFetcher) fetch(ctx context.Context, _ *fragRuntime, req *upstream.Request, _ time.Time) (*upstream.Answer, error) {
+// send counts the call; fn answers it when it is received.
+func (f *fakeFetcher) send(_ *fragRuntime, req *upstream.Request, _ time.Time) receiver {
 	f.calls.Add(1)
-	return f.fn(ctx, req)
+	return fakeCall{f, req}
 }
+
+type fakeCall struct {
+	f   *fakeFetcher
+	req *upstream.Request
+}
+
+func (c fakeCall) Receive() (*upstream.Answer, error) { return c.f.fn(context.Background(), c.req) }
 
 // fakeCache is an empty cache that counts lock attempts.
 type fakeCache struct {
@@ -416,6 +424,16 @@ func (c *panicCache) TryLock(context.Context, string, time.Duration) (bool, erro
 	return true, nil
 }
 
+// panicSender panics sending fragment a's request.
+type panicSender struct{ *fakeFetcher }
+
+func (p panicSender) send(fr *fragRuntime, req *upstream.Request, deadline time.Time) receiver {
+	if fr.f.Name == "a" {
+		panic("request bug")
+	}
+	return p.fakeFetcher.send(fr, req, deadline)
+}
+
 type panicObserver struct{}
 
 func (panicObserver) ObservePage(PageEvent) { panic("observer bug") }
@@ -444,6 +462,22 @@ func TestPanicsDegradeNotCrash(t *testing.T) {
 		pl := planPage(rt.site, rt.pages[rt.site.Pages["/"]], request{}, c.tuning.Load())
 		c.scheduleRefresh(rt.fragment("a"), &pl.slots[0])
 		waitFor(t, func() bool { return c.m.panics.Get() == 1 })
+	})
+	t.Run("sending a request ahead", func(t *testing.T) {
+		site := siteFrom(t, strings.ReplaceAll(unitConfig, "ttl: 60s", "ttl: 0s"), `<main><!--@slot:a--><!--@slot:b--></main>`)
+		c, err := New(Options{Site: site, Cache: &fakeCache{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		c.fetcher = panicSender{&fakeFetcher{fn: ok}}
+		body := serveOnce(t, c, "/")
+		if !strings.Contains(body, "<p>A fallback</p>") || !strings.Contains(body, "<p>A</p>") {
+			t.Fatalf("page %q, want a's fallback and b's answer", body)
+		}
+		if c.m.panics.Get() != 1 {
+			t.Fatalf("%d panics counted, want 1", c.m.panics.Get())
+		}
 	})
 	t.Run("stream writer", func(t *testing.T) {
 		c, _ := unitComposer(t, &fakeFetcher{fn: ok}, &fakeCache{})

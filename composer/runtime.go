@@ -1,7 +1,6 @@
 package composer
 
 import (
-	"context"
 	"sync/atomic"
 	"time"
 
@@ -75,7 +74,7 @@ func newRuntime(s *config.Site, old *runtime, m *meters) *runtime {
 			}
 		}
 		if fr.up == nil {
-			fr.up = upstream.NewClient(target(f))
+			fr.up = upstream.NewClient(f.URL, target(f))
 		}
 		rt.frags[name] = fr
 	}
@@ -113,18 +112,24 @@ func target(f *config.Fragment) upstream.Target {
 	}
 }
 
-// fetcher makes one upstream call for a fragment, bounded by deadline. It
-// must be safe for concurrent use. The composer's is upstreamFetcher; tests
-// use fakes.
+// fetcher sends one upstream call for a fragment, bounded by deadline,
+// whose answer is received later: a page sends several before it waits on
+// any. It must be safe for concurrent use. The composer's is
+// upstreamFetcher; tests use fakes.
 type fetcher interface {
-	fetch(ctx context.Context, fr *fragRuntime, req *upstream.Request, deadline time.Time) (*upstream.Answer, error)
+	send(fr *fragRuntime, req *upstream.Request, deadline time.Time) receiver
+}
+
+// receiver is a sent call's answer to come; Receive is called once.
+type receiver interface {
+	Receive() (*upstream.Answer, error)
 }
 
 // upstreamFetcher calls fragment services with each fragment's own client.
 type upstreamFetcher struct{}
 
-func (upstreamFetcher) fetch(_ context.Context, fr *fragRuntime, req *upstream.Request, deadline time.Time) (*upstream.Answer, error) {
-	return fr.up.Fetch(req, deadline)
+func (upstreamFetcher) send(fr *fragRuntime, req *upstream.Request, deadline time.Time) receiver {
+	return fr.up.Send(req, deadline)
 }
 
 // fragment is the runtime of a configured fragment (nil if none).

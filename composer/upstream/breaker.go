@@ -43,7 +43,7 @@ func (s BreakerSettings) tripped(c gobreaker.Counts) bool {
 
 // breaker is a fragment's circuit breaker; nil when the fragment has none.
 type breaker struct {
-	cb *gobreaker.CircuitBreaker[*Answer]
+	cb *gobreaker.TwoStepCircuitBreaker[*Answer]
 }
 
 // newBreaker is a fragment's breaker: a rolling window of ten buckets, and
@@ -53,7 +53,7 @@ func newBreaker(name string, s BreakerSettings) *breaker {
 	if !s.On() {
 		return nil
 	}
-	return &breaker{cb: gobreaker.NewCircuitBreaker[*Answer](gobreaker.Settings{
+	return &breaker{cb: gobreaker.NewTwoStepCircuitBreaker[*Answer](gobreaker.Settings{
 		Name:         name,
 		MaxRequests:  uint32(s.Probes),
 		Interval:     s.Window,
@@ -71,14 +71,15 @@ func (b *breaker) state() string {
 	return b.cb.State().String()
 }
 
-// run calls fetch through the breaker.
-func (b *breaker) run(name string, fetch func() (*Answer, error)) (*Answer, error) {
+// allow lets a call through the breaker, or reports it skipped; done
+// tells the breaker how the call ended (nil when there is no breaker).
+func (b *breaker) allow(name string) (done func(error), err error) {
 	if b == nil {
-		return fetch()
+		return nil, nil
 	}
-	a, err := b.cb.Execute(fetch)
+	done, err = b.cb.Allow()
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		return nil, fmt.Errorf("%w: %s", ErrCircuitOpen, name)
 	}
-	return a, err
+	return done, err
 }

@@ -7,8 +7,12 @@
 package upstream
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -59,22 +63,31 @@ type Target struct {
 // Client calls one fragment service. It is safe for concurrent use.
 type Client struct {
 	t       Target
-	http    *fasthttp.Client
+	http    *fasthttp.HostClient
 	breaker *breaker
 }
 
-// NewClient is t's client: its own connection pool and body bound, and
-// its circuit breaker.
-func NewClient(t Target) *Client {
-	return &Client{t: t, breaker: newBreaker(t.Name, t.Breaker), http: &fasthttp.Client{
+// NewClient is t's client for the service at rawURL (an http(s) URL, as
+// the config checked): its own connection pool and body bound, and its
+// circuit breaker.
+func NewClient(rawURL string, t Target) *Client {
+	u, _ := url.Parse(rawURL)
+	tls := u != nil && u.Scheme == "https"
+	host := ""
+	if u != nil {
+		host = u.Host
+	}
+	return &Client{t: t, breaker: newBreaker(t.Name, t.Breaker), http: &fasthttp.HostClient{
+		Addr:                fasthttp.AddMissingPort(host, tls),
+		IsTLS:               tls,
 		Name:                "tessera",
-		MaxConnsPerHost:     512,
+		MaxConns:            512,
 		MaxIdleConnDuration: 30 * time.Second,
 		MaxConnWaitTimeout:  time.Second,
 		MaxResponseBodySize: t.MaxBytes,
 		ReadBufferSize:      readBufferSize,
-		// A GET to a fragment is idempotent; retry only on a broken pooled
-		// connection, never after a timeout.
+		// Assets go through Do: a GET is idempotent; retry only on a
+		// broken pooled connection, never after a timeout.
 		MaxIdemponentCallAttempts: 2,
 		RetryIfErr: func(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
 			return false, attempts < 2 && !errors.Is(err, fasthttp.ErrTimeout)
@@ -123,17 +136,56 @@ type Answer struct {
 // Fetch calls the fragment through its breaker, with a hard deadline. It
 // never returns a body larger than MaxBytes nor one that is not HTML.
 func (c *Client) Fetch(r *Request, deadline time.Time) (*Answer, error) {
-	return c.breaker.run(c.t.Name, func() (*Answer, error) { return c.fetch(r, deadline) })
+	return c.Send(r, deadline).Receive()
 }
 
-func (c *Client) fetch(r *Request, deadline time.Time) (*Answer, error) {
-	t := &c.t
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
+// Call is a request sent to a fragment service whose answer is yet to be
+// read: a caller sends several before it waits on any. Receive must be
+// called exactly once.
+type Call struct {
+	c        *Client
+	r        *Request
+	req      *fasthttp.Request
+	deadline time.Time
+	// conn is the connection the request went out on, reused that it came
+	// from the pool, and put gives it back (keep) or closes it.
+	conn   net.Conn
+	reused bool
+	put    func(keep bool)
+	// br reads the answer, from the first wait on it.
+	br *bufio.Reader
+	// done tells the breaker how the call ended (nil: no breaker).
+	done func(error)
+	// err is why the request could not be sent.
+	err error
+}
+
+// Send writes r to the fragment service, through its breaker, with a hard
+// deadline for the whole call; its answer is read by Receive. A request
+// that could not be sent reports why from Receive.
+func (c *Client) Send(r *Request, deadline time.Time) *Call {
+	call := &Call{c: c, r: r, deadline: deadline}
+	if call.done, call.err = c.breaker.allow(c.t.Name); call.err != nil {
+		return call
+	}
+	call.req = fasthttp.AcquireRequest()
+	c.t.build(call.req, r)
+	err := call.write()
+	if err != nil && call.reused {
+		err = call.write() // the pooled connection was broken: once more, on another
+	}
+	if err != nil {
+		call.err = c.t.failure(err)
+	}
+	return call
+}
+
+// build is the request for r: markup wanted, the forwarded headers and
+// cookies, and the target's credentials.
+func (t *Target) build(req *fasthttp.Request, r *Request) {
 	req.SetRequestURI(r.URL)
 	req.Header.SetMethod(fasthttp.MethodGet)
+	req.Header.SetUserAgent("tessera")
 	req.Header.Set(fasthttp.HeaderAccept, "text/html")
 	for _, h := range r.Headers {
 		req.Header.Set(h[0], h[1])
@@ -147,18 +199,134 @@ func (c *Client) fetch(r *Request, deadline time.Time) (*Answer, error) {
 	case AuthHMAC:
 		protocol.SignRequest(req, []byte(t.Secret), time.Now())
 	}
-	err := c.http.DoDeadline(req, resp, deadline)
+}
+
+// write sends the request on a pooled connection, or a new one, within
+// the call's deadline.
+func (call *Call) write() error {
+	hc := call.c.http
+	wait := time.Until(call.deadline)
+	if wait <= 0 {
+		return fasthttp.ErrTimeout
+	}
+	cc, err := hc.AcquireConn(wait, false)
+	if err != nil {
+		return err
+	}
+	call.conn, call.reused = cc.Conn(), !cc.LastUseTime().IsZero()
+	call.put = func(keep bool) {
+		if keep {
+			hc.ReleaseConn(cc)
+		} else {
+			hc.CloseConn(cc)
+		}
+	}
+	if err = call.conn.SetDeadline(call.deadline); err == nil {
+		bw := hc.AcquireWriter(call.conn)
+		if err = call.req.Write(bw); err == nil {
+			err = bw.Flush()
+		}
+		hc.ReleaseWriter(bw)
+	}
+	if err != nil {
+		call.release(false)
+	}
+	return err
+}
+
+// release gives the call's connection back to the pool (keep) or closes
+// it, once.
+func (call *Call) release(keep bool) {
+	if call.put != nil {
+		call.put(keep)
+		call.put = nil
+	}
+}
+
+// Receive reads the answer to a sent request, by the call's deadline, and
+// checks it. It never returns a body larger than MaxBytes nor one that is
+// not HTML.
+func (call *Call) Receive() (a *Answer, err error) {
+	if call.done != nil {
+		defer func() {
+			if p := recover(); p != nil {
+				call.done(ErrPanic)
+				panic(p)
+			}
+			call.done(err)
+		}()
+	}
+	if call.err != nil {
+		return nil, call.err
+	}
+	defer fasthttp.ReleaseRequest(call.req)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	keep := false
+	defer func() { call.release(keep) }() // closed unless read whole
+	err = call.read(resp)
+	if errors.Is(err, io.EOF) && call.reused {
+		// The service closed the pooled connection while it was idle:
+		// once more, on another.
+		call.release(false)
+		if err = call.write(); err == nil {
+			err = call.read(resp)
+		}
+	}
+	if err != nil {
+		return nil, call.c.t.failure(err)
+	}
+	keep = !resp.ConnectionClose()
+	return call.c.t.read(call.r, resp)
+}
+
+// Wait reports whether the answer has begun to arrive within d, or the
+// call failed already, without reading it: a caller reads the answers that
+// are in and leaves the others to be waited for on their own.
+func (call *Call) Wait(d time.Duration) bool {
+	if call.err != nil {
+		return true
+	}
+	if call.br == nil {
+		call.br = call.c.http.AcquireReader(call.conn)
+	}
+	if call.br.Buffered() > 0 {
+		return true
+	}
+	if call.conn.SetReadDeadline(time.Now().Add(d)) != nil {
+		return true // Receive reports what is wrong
+	}
+	_, err := call.br.Peek(1)
+	_ = call.conn.SetReadDeadline(call.deadline)
+	var timeout interface{ Timeout() bool }
+	return !errors.As(err, &timeout) || !timeout.Timeout()
+}
+
+// read reads the response on the call's connection, its body bounded.
+func (call *Call) read(resp *fasthttp.Response) error {
+	hc := call.c.http
+	if call.br == nil {
+		call.br = hc.AcquireReader(call.conn)
+	}
+	err := resp.ReadLimitBody(call.br, call.c.t.MaxBytes)
+	hc.ReleaseReader(call.br)
+	call.br = nil
+	return err
+}
+
+// failure is the category of a call that failed on the wire.
+func (t *Target) failure(err error) error {
+	var timeout interface{ Timeout() bool }
 	switch {
-	case err == nil:
-		return t.read(r, resp)
-	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrNoFreeConns):
-		return nil, fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, t.Name, t.Timeout)
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrNoFreeConns),
+		errors.As(err, &timeout) && timeout.Timeout():
+		return fmt.Errorf("%w: %s after %s", ErrFragmentTimeout, t.Name, t.Timeout)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		return nil, fmt.Errorf("%w: %s over %d bytes", ErrFragmentTooLarge, t.Name, t.MaxBytes)
+		return fmt.Errorf("%w: %s over %d bytes", ErrFragmentTooLarge, t.Name, t.MaxBytes)
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
-		return nil, fmt.Errorf("%w: %s: response headers over %d bytes", ErrFragmentTooLarge, t.Name, readBufferSize)
+		return fmt.Errorf("%w: %s: response headers over %d bytes", ErrFragmentTooLarge, t.Name, readBufferSize)
 	default:
-		return nil, fmt.Errorf("%w: %s: %w", ErrFragmentFetch, t.Name, err)
+		return fmt.Errorf("%w: %s: %w", ErrFragmentFetch, t.Name, err)
 	}
 }
 
