@@ -193,7 +193,7 @@ func (r *pageRun) receiveInline(pending []*slotRun) {
 			continue
 		}
 		wait := inlineWait(r.rt.fragment(sr.ps.slot.Fragment.Name).m.typical())
-		if quick = quick && answerIn(sr.sent.call, wait); !quick {
+		if quick = quick && sr.sent.call.Wait(wait); !quick {
 			r.goSlot(sr)
 			continue
 		}
@@ -208,14 +208,6 @@ func (r *pageRun) receiveInline(pending []*slotRun) {
 			r.runSlot(sr)
 		}
 	}
-}
-
-// answerIn reports whether a sent call's answer has begun to arrive
-// within d, or is known at once; a receiver that cannot tell is waited
-// for on a goroutine of its own.
-func answerIn(call receiver, d time.Duration) bool {
-	w, ok := call.(interface{ Wait(time.Duration) bool })
-	return ok && w.Wait(d)
 }
 
 // sendAhead sends the upstream call of a slot whose fragment is not
@@ -241,6 +233,7 @@ func (r *pageRun) sendAhead(sr *slotRun) (sent bool) {
 // failed is a call that could not be sent.
 type failed struct{ err error }
 
+func (failed) Wait(time.Duration) bool              { return true }
 func (f failed) Receive() (*upstream.Answer, error) { return nil, f.err }
 
 // goSlot runs a slot on its own goroutine, which the page waits for.

@@ -87,6 +87,10 @@ type fakeCall struct {
 	req *upstream.Request
 }
 
+// Wait cannot tell: fn may block on the fake clock, so the call is
+// received on a goroutine of its own.
+func (fakeCall) Wait(time.Duration) bool { return false }
+
 func (c fakeCall) Receive() (*upstream.Answer, error) { return c.f.fn(context.Background(), c.req) }
 
 // fakeCache is an empty cache that counts lock attempts.

@@ -120,8 +120,11 @@ type fetcher interface {
 	send(fr *fragRuntime, req *upstream.Request, deadline time.Time) receiver
 }
 
-// receiver is a sent call's answer to come; Receive is called once.
+// receiver is a sent call's answer to come. Wait reports whether it has
+// begun to arrive within d, or is known at once, without reading it (false
+// when the receiver cannot tell); Receive is called once.
 type receiver interface {
+	Wait(d time.Duration) bool
 	Receive() (*upstream.Answer, error)
 }
 
