@@ -21,6 +21,7 @@ import (
 
 	"github.com/tessera-dev/tessera/composer"
 	"github.com/tessera-dev/tessera/composer/config"
+	"github.com/tessera-dev/tessera/internal/rawconn"
 )
 
 // Composer is what the front serves pages and assets from.
@@ -201,6 +202,7 @@ func NewServer(h fasthttp.RequestHandler, log *slog.Logger) *fasthttp.Server {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           90 * time.Second,
 		ReadBufferSize:        16 << 10,
+		WriteBufferSize:       16 << 10,
 		MaxRequestBodySize:    1 << 20,
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         false,
@@ -212,7 +214,7 @@ func NewServer(h fasthttp.RequestHandler, log *slog.Logger) *fasthttp.Server {
 // Serve runs srv on ln until ctx is done, then shuts it down gracefully.
 func Serve(ctx context.Context, srv *fasthttp.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(rawconn.Listener{Listener: ln}) }()
 	select {
 	case err := <-errc:
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tessera-dev/tessera/internal/protocol"
+	"github.com/tessera-dev/tessera/internal/rawconn"
 )
 
 // AuthKind is how the composer authenticates to a fragment service.
@@ -86,6 +87,7 @@ func NewClient(rawURL string, t Target) *Client {
 		MaxConnWaitTimeout:  time.Second,
 		MaxResponseBodySize: t.MaxBytes,
 		ReadBufferSize:      readBufferSize,
+		DialTimeout:         dial,
 		// Assets go through Do: a GET is idempotent; retry only on a
 		// broken pooled connection, never after a timeout.
 		MaxIdemponentCallAttempts: 2,
@@ -93,6 +95,16 @@ func NewClient(rawURL string, t Target) *Client {
 			return false, attempts < 2 && !errors.Is(err, fasthttp.ErrTimeout)
 		},
 	}}
+}
+
+// dial connects as fasthttp would, the connection's reads and writes made
+// as direct system calls.
+func dial(addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := fasthttp.DialTimeout(addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return rawconn.Wrap(c), nil
 }
 
 // readBufferSize bounds an answer's headers.
