@@ -2,9 +2,14 @@ package rawconn
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"syscall"
@@ -196,5 +201,45 @@ func TestWrapLeavesOtherConnsAlone(t *testing.T) {
 	defer b.Close()
 	if got := Wrap(a); got != a {
 		t.Fatalf("Wrap(pipe) = %T, want the pipe itself", got)
+	}
+}
+
+func TestTLSOverWrappedConns(t *testing.T) {
+	c, s := pair(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), DNSNames: []string{"fragment.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	srv := tls.Server(s, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	cli := tls.Client(c, &tls.Config{ServerName: "fragment.test", RootCAs: roots})
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+	want := make([]byte, 1<<20)
+	_, _ = rand.Read(want)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cli.Write(want)
+		errc <- err
+	}()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(srv, got); err != nil {
+		t.Fatalf("read over TLS: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("write over TLS: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the bytes read over TLS are not the bytes written")
 	}
 }
