@@ -3,6 +3,7 @@ package rawconn
 import (
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -12,7 +13,41 @@ import (
 // net.TCPConn's.
 type Conn struct {
 	*net.TCPConn
-	rc syscall.RawConn
+	rc   syscall.RawConn
+	r, w op
+}
+
+// op is one direction's system call, set up once so that a call
+// allocates nothing: the buffer and the outcome pass through it, under
+// its lock.
+type op struct {
+	mu    sync.Mutex
+	trap  uintptr
+	p     []byte
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+// do makes the call; false when the socket is not ready, so that the
+// netpoller waits for it.
+func (o *op) do(fd uintptr) bool {
+	o.n, o.errno = call(o.trap, fd, o.p)
+	return o.errno != syscall.EAGAIN
+}
+
+// result is the outcome of o's call on o.p, once the RawConn's Read or
+// Write has returned err (which, when set, means do may not have run, so
+// n and errno count only without it). It lets go of the buffer.
+func (o *op) result(err error) (int, error) {
+	o.p = nil
+	if err != nil {
+		return 0, err
+	}
+	if o.errno != 0 {
+		return 0, o.errno
+	}
+	return o.n, nil
 }
 
 // Wrap returns c as a *Conn when it is a *net.TCPConn, and c itself
@@ -26,7 +61,10 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &Conn{TCPConn: tc, rc: rc}
+	w := &Conn{TCPConn: tc, rc: rc}
+	w.r.trap, w.r.fn = syscall.SYS_READ, w.r.do
+	w.w.trap, w.w.fn = syscall.SYS_WRITE, w.w.do
+	return w
 }
 
 // Read reads what the socket holds, waiting in the netpoller, up to the
@@ -35,15 +73,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		n, errno = call(syscall.SYS_READ, fd, p)
-		return errno != syscall.EAGAIN
-	})
-	if err == nil && errno != 0 {
-		err = errno
-	}
+	c.r.mu.Lock()
+	c.r.p = p
+	n, err := c.r.result(c.rc.Read(c.r.fn))
+	c.r.mu.Unlock()
 	if err != nil {
 		return 0, c.opError("read", err)
 	}
@@ -56,17 +89,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Write writes all of p, waiting in the netpoller, up to the write
 // deadline, whenever the socket's buffer is full.
 func (c *Conn) Write(p []byte) (int, error) {
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
 	done := 0
 	for done < len(p) {
-		var n int
-		var errno syscall.Errno
-		err := c.rc.Write(func(fd uintptr) bool {
-			n, errno = call(syscall.SYS_WRITE, fd, p[done:])
-			return errno != syscall.EAGAIN
-		})
-		if err == nil && errno != 0 {
-			err = errno
-		}
+		c.w.p = p[done:]
+		n, err := c.w.result(c.rc.Write(c.w.fn))
 		if err != nil {
 			return done, c.opError("write", err)
 		}

@@ -243,3 +243,19 @@ func TestTLSOverWrappedConns(t *testing.T) {
 		t.Fatal("the bytes read over TLS are not the bytes written")
 	}
 }
+
+func TestReadAndWriteAllocateNothing(t *testing.T) {
+	c, s := pair(t)
+	msg, buf := []byte("ping"), make([]byte, 16)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(s, buf[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("a write and a read allocate %.1f times, want 0", allocs)
+	}
+}
