@@ -194,6 +194,9 @@ func serveReady(rc *fasthttp.RequestCtx, ready func(context.Context) error) {
 }
 
 // NewServer returns a fasthttp.Server with limits suited to the composer.
+// fasthttp writes a page with writev only to a *net.TCPConn, and Serve's
+// rawconn connections are not: the 16 KB write buffer sends a page of up to
+// 16 KB, with its headers, in one write, and a larger one in two.
 func NewServer(h fasthttp.RequestHandler, log *slog.Logger) *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:               h,
