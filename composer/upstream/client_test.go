@@ -2,10 +2,14 @@ package upstream_test
 
 import (
 	"bufio"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -263,5 +267,54 @@ func TestCallFailuresHaveTheirKind(t *testing.T) {
 				t.Fatalf("err = %v, want %v naming %q", err, tt.want, tt.text)
 			}
 		})
+	}
+}
+
+func TestFetchOverHTTPS(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, "<p>%s over TLS</p>%s", r.URL.Path, strings.Repeat("x", 64<<10))
+	}))
+	var conns atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	c := client(srv.URL, 1<<20)
+	upstream.TrustOnly(c, roots)
+	for i := range 3 { // the first call dials and shakes hands, the others reuse the connection
+		a, err := c.Fetch(&upstream.Request{URL: srv.URL + "/weather"}, time.Now().Add(5*time.Second))
+		if err != nil {
+			t.Fatalf("fetch %d over https: %v", i, err)
+		}
+		if want := "<p>/weather over TLS</p>"; !strings.HasPrefix(string(a.Body), want) || len(a.Body) != len(want)+64<<10 {
+			t.Fatalf("fetch %d: %d bytes starting %.30q, want %q and 64 KB", i, len(a.Body), a.Body, want)
+		}
+	}
+	if served.Load() != 3 || conns.Load() != 1 {
+		t.Fatalf("the service answered %d requests on %d connections, want 3 on 1", served.Load(), conns.Load())
+	}
+}
+
+func TestHTTPSRefusesAnUntrustedService(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<p>hi</p>")
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	srv.StartTLS()
+	defer srv.Close()
+	c := client(srv.URL, 1<<20)
+	upstream.TrustOnly(c, x509.NewCertPool()) // trusts nobody
+	_, err := c.Fetch(&upstream.Request{URL: srv.URL + "/"}, time.Now().Add(5*time.Second))
+	if !errors.Is(err, upstream.ErrFragmentFetch) {
+		t.Fatalf("fetch from an untrusted service: %v, want a fetch error", err)
 	}
 }
