@@ -38,10 +38,15 @@ func (o *op) do(fd uintptr) bool {
 
 // result is the outcome of o's call on o.p, once the RawConn's Read or
 // Write has returned err (which, when set, means do may not have run, so
-// n and errno count only without it). It lets go of the buffer.
+// n and errno count only without it). It lets go of the buffer. The
+// RawConn names its own failures "raw-read" or "raw-write" in a
+// *net.OpError; only what is inside is kept, for Conn to name once.
 func (o *op) result(err error) (int, error) {
 	o.p = nil
 	if err != nil {
+		if raw, ok := err.(*net.OpError); ok {
+			err = raw.Err
+		}
 		return 0, err
 	}
 	if o.errno != 0 {
