@@ -98,8 +98,12 @@ func NewClient(rawURL string, t Target) *Client {
 }
 
 // dial connects as fasthttp would, the connection's reads and writes made
-// as direct system calls.
+// as direct system calls. A timeout of 0 is fasthttp's own default, as when
+// the pool dials for a caller waiting on a freed place.
 func dial(addr string, timeout time.Duration) (net.Conn, error) {
+	if timeout <= 0 {
+		timeout = fasthttp.DefaultDialTimeout
+	}
 	c, err := fasthttp.DialTimeout(addr, timeout)
 	if err != nil {
 		return nil, err
