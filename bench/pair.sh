@@ -20,15 +20,13 @@ cleanup() {
 }
 trap cleanup EXIT
 (cd "$PEERS_DIR/fragstub" && go build -o "$WORK/fragstub" .)
-cp "$PEERS_DIR/layouts/page.tmpl.html" "$WORK/page.html"
-{
-  echo "listen: 127.0.0.1:9250"
-  echo "fragments:"
-  for f in headlines:9101 weather:9102 shows:9103; do # the stub's ports
-    printf '  %s:\n    url: http://127.0.0.1:%s\n    timeout: 3000ms\n    ttl: 0s\n' "${f%:*}" "${f#*:}"
-  done
-  printf 'pages:\n  - path: /\n    layout: %s\n' "$WORK/page.html"
-} > "$WORK/site.yaml"
+# The composer runs as the harness runs it (bench/tessera-peer.sh): every
+# fragment uncached, the harness' layout as the page, on the stub's ports.
+composer() { # composer NS BIN LOG: becomes the composer process (run it with &)
+  exec ip netns exec "$1" env TMPDIR="$WORK" COMPOSER_BIN="$2" PORT=9250 LAYOUT_TEMPLATE="$PEERS_DIR/layouts/page.tmpl.html" \
+    FRAG_HEADLINES_URL=http://127.0.0.1:9101 FRAG_WEATHER_URL=http://127.0.0.1:9102 FRAG_SHOWS_URL=http://127.0.0.1:9103 \
+    bash "$ROOT/bench/tessera-peer.sh" > "$3" 2>&1
+}
 for ns in "${NS[@]}"; do
   ip netns add "$ns"; ip netns exec "$ns" ip link set lo up
   ip netns exec "$ns" env FRAG_SIZE=3072 "$WORK/fragstub" > "$WORK/stub-$ns.log" 2>&1 &
@@ -36,8 +34,8 @@ done
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 round() { # round NS_OF_A: prints "cpuA cpuB"
   local nsa=$1 nsb=$2 pa pb ta tb qa qb
-  ip netns exec "$nsa" env TESSERA_LOG_LEVEL=error "$A" -config "$WORK/site.yaml" > "$WORK/a.log" 2>&1 & pa=$!
-  ip netns exec "$nsb" env TESSERA_LOG_LEVEL=error "$B" -config "$WORK/site.yaml" > "$WORK/b.log" 2>&1 & pb=$!
+  composer "$nsa" "$A" "$WORK/a.log" & pa=$!
+  composer "$nsb" "$B" "$WORK/b.log" & pb=$!
   for ns in "$nsa" "$nsb"; do
     for _ in $(seq 100); do ip netns exec "$ns" curl -sf -o /dev/null http://127.0.0.1:9250/ && break; sleep 0.1; done
   done
